@@ -1,0 +1,175 @@
+"""All of Samvaad's configuration, in one place.
+
+Every setting comes from an environment variable (or a `.env` file in the
+working directory); the variable name is the `validation_alias` below.
+The names of the original backend (BACKEND_SERVER_*, POSTGRES_*, JWT_*,
+OPENAI_*) keep working. `.env.example` lists them all with their defaults.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "samvaad-development-secret-do-not-use-in-production"
+MIN_PRODUCTION_SECRET_LENGTH = 32
+DEFAULT_SQLITE_PATH = Path("var") / "samvaad.db"
+
+MiB = 1024 * 1024
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Samvaad settings. Read once at start-up; never mutated afterwards."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- runtime -------------------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        "development", validation_alias=_env("ENVIRONMENT", "SAMVAAD_ENVIRONMENT")
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field("json", validation_alias="LOG_FORMAT")
+
+    # --- server --------------------------------------------------------------
+    host: str = Field("127.0.0.1", validation_alias="BACKEND_SERVER_HOST")
+    port: int = Field(50051, ge=0, le=65535, validation_alias="BACKEND_SERVER_PORT")
+    workers: int = Field(1, ge=1, le=64, validation_alias="BACKEND_SERVER_WORKERS")
+    grace_period_seconds: float = Field(
+        15.0, ge=0, le=600, validation_alias="SERVER_GRACE_PERIOD_SECONDS"
+    )
+    # A resume upload (5 MiB) plus framing must fit in one message; audio comes
+    # in chunks far smaller than this. Anything larger is a client bug or abuse.
+    max_receive_message_bytes: int = Field(
+        8 * MiB, ge=64 * 1024, validation_alias="GRPC_MAX_RECEIVE_MESSAGE_BYTES"
+    )
+    max_send_message_bytes: int = Field(
+        8 * MiB, ge=64 * 1024, validation_alias="GRPC_MAX_SEND_MESSAGE_BYTES"
+    )
+    # Mobile radios sleep and NATs drop idle flows: ping every 60 s, accept
+    # client pings every 20 s at most, keep idle connections for 30 minutes.
+    keepalive_time_ms: int = Field(60_000, ge=10_000, validation_alias="GRPC_KEEPALIVE_TIME_MS")
+    keepalive_timeout_ms: int = Field(
+        20_000, ge=1_000, validation_alias="GRPC_KEEPALIVE_TIMEOUT_MS"
+    )
+    keepalive_min_client_ping_ms: int = Field(
+        20_000, ge=1_000, validation_alias="GRPC_KEEPALIVE_MIN_CLIENT_PING_MS"
+    )
+    max_connection_idle_ms: int = Field(
+        30 * 60_000, ge=60_000, validation_alias="GRPC_MAX_CONNECTION_IDLE_MS"
+    )
+    tls_cert_file: Path | None = Field(None, validation_alias="TLS_CERT_FILE")
+    tls_key_file: Path | None = Field(None, validation_alias="TLS_KEY_FILE")
+
+    # --- database ------------------------------------------------------------
+    database_url_override: str | None = Field(None, validation_alias="DATABASE_URL")
+    postgres_host: str | None = Field(None, validation_alias="POSTGRES_HOST")
+    postgres_port: int = Field(5432, validation_alias="POSTGRES_PORT")
+    postgres_db: str = Field("samvaad", validation_alias="POSTGRES_DB")
+    postgres_username: str = Field(
+        "postgres", validation_alias=_env("POSTGRES_USERNAME", "POSTGRES_USER")
+    )
+    postgres_password: SecretStr = Field(SecretStr(""), validation_alias="POSTGRES_PASSWORD")
+    sqlite_path: Path = Field(DEFAULT_SQLITE_PATH, validation_alias="SQLITE_PATH")
+    db_pool_size: int = Field(10, ge=1, validation_alias="DB_POOL_SIZE")
+    db_statement_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias="DB_STATEMENT_TIMEOUT_SECONDS"
+    )
+    migrate_on_start: bool = Field(True, validation_alias="MIGRATE_ON_START")
+
+    # --- auth ----------------------------------------------------------------
+    jwt_secret_key: SecretStr = Field(
+        SecretStr(DEFAULT_JWT_SECRET), validation_alias="JWT_SECRET_KEY"
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        "HS256", validation_alias="JWT_ALGORITHM"
+    )
+    jwt_issuer: str = Field("samvaad", validation_alias="JWT_ISSUER")
+    jwt_audience: str = Field("samvaad-api", validation_alias="JWT_AUDIENCE")
+    access_token_ttl_seconds: int = Field(
+        15 * 60, ge=30, validation_alias="ACCESS_TOKEN_TTL_SECONDS"
+    )
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, ge=60, validation_alias="REFRESH_TOKEN_TTL_SECONDS"
+    )
+    password_hash_profile: Literal["owasp", "rfc9106_low_memory", "test_only_cheap"] = Field(
+        "owasp", validation_alias="PASSWORD_HASH_PROFILE"
+    )
+    password_hash_concurrency: int = Field(
+        2, ge=1, le=64, validation_alias="PASSWORD_HASH_CONCURRENCY"
+    )
+    login_max_failures: int = Field(5, ge=1, validation_alias="LOGIN_MAX_FAILURES")
+    login_failure_window_seconds: int = Field(
+        15 * 60, ge=1, validation_alias="LOGIN_FAILURE_WINDOW_SECONDS"
+    )
+    login_lockout_seconds: int = Field(5 * 60, ge=1, validation_alias="LOGIN_LOCKOUT_SECONDS")
+
+    # --- OpenAI (optional) ---------------------------------------------------
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", validation_alias="OPENAI_MODEL")
+    openai_timeout_seconds: float = Field(30.0, gt=0, validation_alias="OPENAI_TIMEOUT_SECONDS")
+    openai_max_retries: int = Field(2, ge=0, le=10, validation_alias="OPENAI_MAX_RETRIES")
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secret(self) -> Settings:
+        if self.environment != "production":
+            return self
+        secret = self.jwt_secret_key.get_secret_value()
+        if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                "ENVIRONMENT=production needs JWT_SECRET_KEY set to a random secret of at "
+                f"least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.password_hash_profile == "test_only_cheap":
+            raise ValueError("PASSWORD_HASH_PROFILE=test_only_cheap is refused in production")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_needs_both_files(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+        return self
+
+    @cached_property
+    def database_url(self) -> str:
+        """DATABASE_URL if set, else PostgreSQL from POSTGRES_*, else local SQLite."""
+        if self.database_url_override:
+            return normalise_database_url(self.database_url_override)
+        if self.postgres_host:
+            password = self.postgres_password.get_secret_value()
+            auth = quote(self.postgres_username, safe="")
+            if password:
+                auth += ":" + quote(password, safe="")
+            return (
+                f"postgresql+asyncpg://{auth}@{self.postgres_host}:"
+                f"{self.postgres_port}/{self.postgres_db}"
+            )
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def openai_enabled(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite://` URLs and pick the async drivers."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
