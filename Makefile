@@ -1,0 +1,46 @@
+# Samvaad: every target sets up what it needs on a fresh machine.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-sqlite lint format protos check-protos migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install Samvaad with its dev tools
+
+run: $(STAMP) ## migrate the database and start the server on 127.0.0.1:50051
+	$(BIN)/python -m server
+
+migrate: $(STAMP) ## apply database migrations (DATABASE_URL or SQLite in ./var)
+	$(BIN)/python -m server.db.migrate
+
+test: $(STAMP) ## run the test suite (PostgreSQL too when SAMVAAD_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy and buf lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy server clients tests scripts
+	cd protos && ../$(BIN)/buf lint
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+protos: $(STAMP) ## regenerate generated/ from protos/
+	rm -rf generated
+	$(BIN)/python scripts/gen_protos.py generated
+
+clean: ## remove the virtualenv, caches and local data
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,195 @@
+"""Wiring: settings in, a running grpc.aio server out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from generated.samvaad.v1 import (
+    auth_pb2,
+    auth_pb2_grpc,
+    interview_pb2,
+    interview_pb2_grpc,
+    resume_pb2,
+    resume_pb2_grpc,
+    transcription_pb2,
+    transcription_pb2_grpc,
+)
+from server.api.auth_servicer import AuthServicer
+from server.api.interceptors import AuthInterceptor, ErrorInterceptor, RequestIdInterceptor
+from server.api.unimplemented import unimplemented_servicer
+from server.config import Settings
+from server.db.database import Database
+from server.db.engine import create_engine
+from server.domain.auth import AuthService, LoginPolicy
+from server.domain.passwords import PasswordHasher
+from server.domain.tokens import AccessTokenCodec
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = [
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    resume_pb2.DESCRIPTOR.services_by_name["ResumeService"].full_name,
+    interview_pb2.DESCRIPTOR.services_by_name["InterviewService"].full_name,
+    transcription_pb2.DESCRIPTOR.services_by_name["TranscriptionService"].full_name,
+]
+
+
+@dataclass
+class App:
+    """Everything a server process holds, built once at start-up."""
+
+    settings: Settings
+    database: Database
+    hasher: PasswordHasher
+    auth: AuthService
+    health: Any = field(default_factory=health_aio.HealthServicer)
+
+    async def close(self) -> None:
+        self.hasher.close()
+        await self.database.dispose()
+
+
+def build_app(settings: Settings) -> App:
+    database = Database(
+        create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            statement_timeout_s=settings.db_statement_timeout_seconds,
+        )
+    )
+    hasher = PasswordHasher(settings.password_hash_profile, settings.password_hash_concurrency)
+    access_tokens = AccessTokenCodec(
+        secret=settings.jwt_secret_key.get_secret_value(),
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+    auth = AuthService(
+        database,
+        hasher,
+        access_tokens,
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        login_policy=LoginPolicy(
+            max_failures=settings.login_max_failures,
+            window=timedelta(seconds=settings.login_failure_window_seconds),
+            lockout=timedelta(seconds=settings.login_lockout_seconds),
+        ),
+    )
+    return App(settings=settings, database=database, hasher=hasher, auth=auth)
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        ("grpc.max_send_message_length", settings.max_send_message_bytes),
+        ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", settings.keepalive_min_client_ping_ms),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.max_connection_idle_ms", settings.max_connection_idle_ms),
+        # Only share the port when several workers are meant to; otherwise a
+        # second server started by mistake fails loudly instead of splitting traffic.
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+    ]
+
+
+def create_server(app: App) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        interceptors=[
+            RequestIdInterceptor(),
+            ErrorInterceptor(),
+            AuthInterceptor(app.auth.authenticate),
+        ],
+        options=server_options(app.settings),
+        maximum_concurrent_rpcs=None,
+    )
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(app.auth), server)
+    resume_pb2_grpc.add_ResumeServiceServicer_to_server(
+        unimplemented_servicer(
+            resume_pb2_grpc.ResumeServiceServicer,
+            resume_pb2.DESCRIPTOR.services_by_name["ResumeService"],
+            "resume upload and extraction arrive with the resume service",
+        ),
+        server,
+    )
+    interview_pb2_grpc.add_InterviewServiceServicer_to_server(
+        unimplemented_servicer(
+            interview_pb2_grpc.InterviewServiceServicer,
+            interview_pb2.DESCRIPTOR.services_by_name["InterviewService"],
+            "interviews arrive with the interview service",
+        ),
+        server,
+    )
+    transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
+        unimplemented_servicer(
+            transcription_pb2_grpc.TranscriptionServiceServicer,
+            transcription_pb2.DESCRIPTOR.services_by_name["TranscriptionService"],
+            "audio answers arrive with the transcription service",
+        ),
+        server,
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(app.health, server)
+    reflection.enable_server_reflection(
+        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME],
+        server,
+    )
+    return server
+
+
+def bind(server: grpc.aio.Server, settings: Settings) -> int:
+    address = f"{settings.host}:{settings.port}"
+    if settings.tls_cert_file and settings.tls_key_file:
+        credentials = grpc.ssl_server_credentials(
+            [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
+        )
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        raise RuntimeError(f"could not bind {address}")
+    return port
+
+
+async def mark_serving(app: App) -> None:
+    for name in ["", *SERVICE_NAMES]:
+        await app.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+async def shut_down(server: grpc.aio.Server, app: App) -> None:
+    """Health goes NOT_SERVING first, so load balancers drain; then calls finish."""
+    await app.health.enter_graceful_shutdown()
+    await server.stop(app.settings.grace_period_seconds)
+    await app.close()
+
+
+async def serve(settings: Settings) -> None:
+    app = build_app(settings)
+    server = create_server(app)
+    port = bind(server, settings)
+    await server.start()
+    await mark_serving(app)
+    log.info(
+        "samvaad listening",
+        extra={"address": f"{settings.host}:{port}", "tls": settings.tls_cert_file is not None},
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_period_s": settings.grace_period_seconds})
+    await shut_down(server, app)
+    log.info("stopped")
