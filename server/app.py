@@ -96,7 +96,10 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_time_ms", settings.keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", settings.keepalive_timeout_ms),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", settings.keepalive_min_client_ping_ms),
+        (
+            "grpc.http2.min_recv_ping_interval_without_data_ms",
+            settings.keepalive_min_client_ping_ms,
+        ),
         ("grpc.http2.max_ping_strikes", 2),
         ("grpc.max_connection_idle_ms", settings.max_connection_idle_ms),
         # Only share the port when several workers are meant to; otherwise a
@@ -142,8 +145,11 @@ def create_server(app: App) -> grpc.aio.Server:
     )
     health_pb2_grpc.add_HealthServicer_to_server(app.health, server)
     reflection.enable_server_reflection(
-        [*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME],
+        [
+            *SERVICE_NAMES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
         server,
     )
     return server
@@ -155,7 +161,7 @@ def bind(server: grpc.aio.Server, settings: Settings) -> int:
         credentials = grpc.ssl_server_credentials(
             [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
         )
-        port = server.add_secure_port(address, credentials)
+        port: int = server.add_secure_port(address, credentials)
     else:
         port = server.add_insecure_port(address)
     if port == 0:

@@ -41,7 +41,9 @@ class InvalidArgument(DomainError):
         self.violations = violations or []
 
     @classmethod
-    def for_field(cls, field_name: str, description: str, *, reason: str | None = None) -> InvalidArgument:
+    def for_field(
+        cls, field_name: str, description: str, *, reason: str | None = None
+    ) -> InvalidArgument:
         return cls(description, [FieldViolation(field_name, description)], reason=reason)
 
 

@@ -33,7 +33,13 @@ POSTGRES_URL = os.environ.get("SAMVAAD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
 # Variables a developer's shell or .env might set that would change behaviour.
-_ISOLATED_ENV = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL", "POSTGRES_HOST", "ENVIRONMENT"]
+_ISOLATED_ENV = [
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "DATABASE_URL",
+    "POSTGRES_HOST",
+    "ENVIRONMENT",
+]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -52,7 +58,10 @@ def _create_postgres_database(base_url: str) -> str:
 
     async def create() -> None:
         conn = await asyncpg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
             database=url.database,
         )
         try:
@@ -72,7 +81,10 @@ def _drop_postgres_database(base_url: str, test_url: str) -> None:
 
     async def drop() -> None:
         conn = await asyncpg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
             database=url.database,
         )
         try:
@@ -131,7 +143,7 @@ def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **override
         "LOG_FORMAT": "console",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -187,7 +199,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def running(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[RunningServer]:
+async def running(
+    database_url: str, settings_overrides: dict[str, Any]
+) -> AsyncIterator[RunningServer]:
     server = await start_server(make_settings(database_url, **settings_overrides))
     yield server
     await stop_server(server)
@@ -209,7 +223,9 @@ class Account:
         return (("authorization", f"Bearer {self.tokens.access_token}"),)
 
 
-async def register(stubs: Stubs, email: str | None = None, password: str = "correct horse 1") -> Account:
+async def register(
+    stubs: Stubs, email: str | None = None, password: str = "correct horse 1"
+) -> Account:
     email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
     reply = await stubs.auth.Register(
         auth_pb2.RegisterRequest(email=email, password=password, name="Test User")
@@ -223,3 +239,24 @@ async def account(stubs: Stubs) -> Account:
 
 
 ASSETS = Path(__file__).parent / "assets"
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[Any]:
+    """A started local OpenAI-compatible server; see tests/fake_openai.py."""
+    from tests.fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+def openai_settings(fake: Any, **overrides: Any) -> dict[str, Any]:
+    """Settings overrides that point the server at a FakeOpenAI."""
+    return {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_TIMEOUT_SECONDS": 2,
+        "OPENAI_MAX_RETRIES": 1,
+        **overrides,
+    }

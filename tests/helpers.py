@@ -26,13 +26,13 @@ def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 def detail(error: grpc.aio.AioRpcError, kind: type[T]) -> T:
     for packed in rich_status(error).details:
         message = kind()
-        if packed.Unpack(message):  # type: ignore[arg-type]
+        if packed.Unpack(message):
             return message
     raise AssertionError(f"no {kind.__name__} detail on {error.code()}: {error.details()}")
 
 
 def reason(error: grpc.aio.AioRpcError) -> str:
-    return detail(error, error_details_pb2.ErrorInfo).reason
+    return str(detail(error, error_details_pb2.ErrorInfo).reason)
 
 
 def violated_fields(error: grpc.aio.AioRpcError) -> set[str]:

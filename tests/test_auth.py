@@ -12,7 +12,7 @@ from google.rpc import error_details_pb2
 
 from generated.samvaad.v1 import auth_pb2
 from tests.conftest import Account, RunningServer, Stubs, register
-from tests.helpers import expect_status, reason, violated_fields, detail
+from tests.helpers import detail, expect_status, reason, violated_fields
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 
@@ -49,7 +49,9 @@ async def test_taken_email_is_already_exists_whatever_its_case(stubs: Stubs) -> 
 
 async def test_concurrent_registrations_of_one_email_create_one_account(stubs: Stubs) -> None:
     calls = [
-        stubs.auth.Register(auth_pb2.RegisterRequest(email="race@example.com", password="pass-word-1", name="R"))
+        stubs.auth.Register(
+            auth_pb2.RegisterRequest(email="race@example.com", password="pass-word-1", name="R")
+        )
         for _ in range(4)
     ]
     results = await asyncio.gather(*calls, return_exceptions=True)
@@ -96,7 +98,8 @@ async def test_login_returns_new_tokens(stubs: Stubs, account: Account) -> None:
     assert reply.user.id == account.user.id
     assert reply.tokens.refresh_token != account.tokens.refresh_token
     me = await stubs.auth.GetMe(
-        auth_pb2.GetMeRequest(), metadata=(("authorization", f"Bearer {reply.tokens.access_token}"),)
+        auth_pb2.GetMeRequest(),
+        metadata=(("authorization", f"Bearer {reply.tokens.access_token}"),),
     )
     assert me.user.email == account.user.email
 
@@ -133,12 +136,16 @@ async def test_repeated_failures_throttle_the_account_with_retry_info(
 ) -> None:
     for _ in range(3):
         await expect_status(
-            stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")),
+            stubs.auth.Login(
+                auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")
+            ),
             UNAUTH,
         )
     # Even the right password is refused while the lock lasts.
     error = await expect_status(
-        stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password=account.password)),
+        stubs.auth.Login(
+            auth_pb2.LoginRequest(email=account.user.email, password=account.password)
+        ),
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     )
     assert reason(error) == "LOGIN_THROTTLED"
@@ -153,7 +160,9 @@ async def test_unknown_emails_are_throttled_too(stubs: Stubs) -> None:
     """Otherwise the throttle itself would reveal which emails have accounts."""
     for _ in range(3):
         await expect_status(
-            stubs.auth.Login(auth_pb2.LoginRequest(email="ghost@example.com", password="guess-123")),
+            stubs.auth.Login(
+                auth_pb2.LoginRequest(email="ghost@example.com", password="guess-123")
+            ),
             UNAUTH,
         )
     await expect_status(
@@ -167,16 +176,24 @@ async def test_failures_below_the_limit_are_forgotten_after_success(
 ) -> None:
     for _ in range(2):
         await expect_status(
-            stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")),
+            stubs.auth.Login(
+                auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")
+            ),
             UNAUTH,
         )
-    await stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password=account.password))
+    await stubs.auth.Login(
+        auth_pb2.LoginRequest(email=account.user.email, password=account.password)
+    )
     for _ in range(2):
         await expect_status(
-            stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")),
+            stubs.auth.Login(
+                auth_pb2.LoginRequest(email=account.user.email, password="wrong-pass")
+            ),
             UNAUTH,
         )
-    await stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password=account.password))
+    await stubs.auth.Login(
+        auth_pb2.LoginRequest(email=account.user.email, password=account.password)
+    )
 
 
 async def test_refresh_rotates_the_token(stubs: Stubs, account: Account) -> None:
@@ -200,13 +217,17 @@ async def test_reusing_a_rotated_token_revokes_the_whole_family(
         auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
     )
     error = await expect_status(
-        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)),
+        stubs.auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+        ),
         UNAUTH,
     )
     assert reason(error) == "REFRESH_TOKEN_REVOKED"
     # The thief's replay also killed the legitimate holder's newer token.
     await expect_status(
-        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=rotated.tokens.refresh_token)),
+        stubs.auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=rotated.tokens.refresh_token)
+        ),
         UNAUTH,
     )
 
@@ -215,9 +236,13 @@ async def test_other_sessions_survive_a_family_revocation(stubs: Stubs, account:
     other_session = await stubs.auth.Login(
         auth_pb2.LoginRequest(email=account.user.email, password=account.password)
     )
-    await stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token))
+    await stubs.auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+    )
     await expect_status(
-        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)),
+        stubs.auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+        ),
         UNAUTH,
     )
     await stubs.auth.RefreshToken(
@@ -241,10 +266,14 @@ async def test_the_same_refresh_token_raced_has_exactly_one_winner(
 @pytest.mark.parametrize("token", ["", "smv_rt_made-up", "eyJhbGciOiJIUzI1NiJ9.e30.x"])
 async def test_refresh_with_bad_tokens(stubs: Stubs, token: str) -> None:
     code = grpc.StatusCode.INVALID_ARGUMENT if not token else UNAUTH
-    await expect_status(stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=token)), code)
+    await expect_status(
+        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=token)), code
+    )
 
 
-async def test_expired_refresh_token_is_refused(running: RunningServer, stubs: Stubs, account: Account) -> None:
+async def test_expired_refresh_token_is_refused(
+    running: RunningServer, stubs: Stubs, account: Account
+) -> None:
     from sqlalchemy import update
 
     from server.db.models import RefreshToken
@@ -254,7 +283,9 @@ async def test_expired_refresh_token_is_refused(running: RunningServer, stubs: S
             update(RefreshToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     error = await expect_status(
-        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)),
+        stubs.auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+        ),
         UNAUTH,
     )
     assert reason(error) == "REFRESH_TOKEN_EXPIRED"
@@ -262,30 +293,38 @@ async def test_expired_refresh_token_is_refused(running: RunningServer, stubs: S
 
 async def test_logout_revokes_the_refresh_token(stubs: Stubs, account: Account) -> None:
     await stubs.auth.Logout(
-        auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token), metadata=account.metadata
+        auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token),
+        metadata=account.metadata,
     )
     await expect_status(
-        stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)),
+        stubs.auth.RefreshToken(
+            auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+        ),
         UNAUTH,
     )
     # Logging out twice is fine.
     await stubs.auth.Logout(
-        auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token), metadata=account.metadata
+        auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token),
+        metadata=account.metadata,
     )
 
 
 async def test_logout_needs_auth_and_the_callers_own_token(stubs: Stubs, account: Account) -> None:
     await expect_status(
-        stubs.auth.Logout(auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token)), UNAUTH
+        stubs.auth.Logout(auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token)),
+        UNAUTH,
     )
     other = await register(stubs)
     await expect_status(
         stubs.auth.Logout(
-            auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token), metadata=other.metadata
+            auth_pb2.LogoutRequest(refresh_token=account.tokens.refresh_token),
+            metadata=other.metadata,
         ),
         grpc.StatusCode.NOT_FOUND,
     )
-    await stubs.auth.RefreshToken(auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token))
+    await stubs.auth.RefreshToken(
+        auth_pb2.RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
+    )
 
 
 async def test_login_rehashes_passwords_made_with_other_parameters(
@@ -297,17 +336,23 @@ async def test_login_rehashes_passwords_made_with_other_parameters(
     old_hash = await PasswordHasher("owasp").hash(account.password)
     async with running.app.database.transaction() as uow:
         await uow.users.set_password_hash(account.user.id, old_hash)
-    await stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password=account.password))
+    await stubs.auth.Login(
+        auth_pb2.LoginRequest(email=account.user.email, password=account.password)
+    )
     async with running.app.database.transaction() as uow:
         user = await uow.users.get(account.user.id)
         assert user is not None
     assert user.password_hash != old_hash
     assert "m=19456,t=2,p=1" not in user.password_hash
     assert not running.app.hasher.needs_rehash(user.password_hash)
-    await stubs.auth.Login(auth_pb2.LoginRequest(email=account.user.email, password=account.password))
+    await stubs.auth.Login(
+        auth_pb2.LoginRequest(email=account.user.email, password=account.password)
+    )
 
 
-async def test_passwords_are_stored_as_argon2id_hashes(running: RunningServer, account: Account) -> None:
+async def test_passwords_are_stored_as_argon2id_hashes(
+    running: RunningServer, account: Account
+) -> None:
     async with running.app.database.transaction() as uow:
         user = await uow.users.get(account.user.id)
         assert user is not None

@@ -20,9 +20,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.RegisterRequest, context: Context
     ) -> auth_pb2.RegisterResponse:
         profile, pair = await self._auth.register(request.email, request.password, request.name)
-        return auth_pb2.RegisterResponse(user=converters.user(profile), tokens=converters.tokens(pair))
+        return auth_pb2.RegisterResponse(
+            user=converters.user(profile), tokens=converters.tokens(pair)
+        )
 
-    async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.LoginResponse:
+    async def Login(
+        self, request: auth_pb2.LoginRequest, context: Context
+    ) -> auth_pb2.LoginResponse:
         profile, pair = await self._auth.login(request.email, request.password)
         return auth_pb2.LoginResponse(user=converters.user(profile), tokens=converters.tokens(pair))
 
@@ -32,9 +36,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         pair = await self._auth.refresh(request.refresh_token)
         return auth_pb2.RefreshTokenResponse(tokens=converters.tokens(pair))
 
-    async def Logout(self, request: auth_pb2.LogoutRequest, context: Context) -> auth_pb2.LogoutResponse:
+    async def Logout(
+        self, request: auth_pb2.LogoutRequest, context: Context
+    ) -> auth_pb2.LogoutResponse:
         await self._auth.logout(current_user_id(), request.refresh_token)
         return auth_pb2.LogoutResponse()
 
-    async def GetMe(self, request: auth_pb2.GetMeRequest, context: Context) -> auth_pb2.GetMeResponse:
-        return auth_pb2.GetMeResponse(user=converters.user(await self._auth.get_me(current_user_id())))
+    async def GetMe(
+        self, request: auth_pb2.GetMeRequest, context: Context
+    ) -> auth_pb2.GetMeResponse:
+        return auth_pb2.GetMeResponse(
+            user=converters.user(await self._auth.get_me(current_user_id()))
+        )

@@ -49,7 +49,7 @@ def _is_public(method_name: str) -> bool:
     return method_name in PUBLIC_METHODS or method_name.startswith(PUBLIC_SERVICE_PREFIXES)
 
 
-class RequestIdInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
+class RequestIdInterceptor(AsyncServerInterceptor):
     """Gives every call a request id (the client's x-request-id if sane) and logs it."""
 
     async def intercept(
@@ -83,7 +83,7 @@ class RequestIdInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
                 )
 
 
-class ErrorInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
+class ErrorInterceptor(AsyncServerInterceptor):
     """Domain errors become their canonical status; anything else INTERNAL, logged."""
 
     async def intercept(
@@ -112,7 +112,7 @@ def _with_request_id(metadata: Any) -> tuple[tuple[str, Any], ...]:
     return (*tuple(metadata or ()), (REQUEST_ID_HEADER, request_id_var.get()))
 
 
-class AuthInterceptor(AsyncServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(AsyncServerInterceptor):
     """Checks `authorization: Bearer <access token>` and hands the user id on."""
 
     def __init__(self, authenticate: Authenticator) -> None:

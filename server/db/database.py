@@ -41,7 +41,11 @@ def is_connectivity_error(error: BaseException) -> bool:
         markers = ("connection", "connect", "terminat", "shutdown", "database is locked")
         return any(marker in text for marker in markers)
     name = type(error).__name__
-    return name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionRefusedError"}
+    return name in {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "ConnectionRefusedError",
+    }
 
 
 class Database:

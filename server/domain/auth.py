@@ -111,7 +111,11 @@ class AuthService:
         if not matched or user is None:
             await self._record_failure(clean_email)
             raise Unauthenticated(BAD_CREDENTIALS, reason="BAD_CREDENTIALS")
-        new_hash = await self._hasher.hash(password) if self._hasher.needs_rehash(stored_hash or "") else None
+        new_hash = (
+            await self._hasher.hash(password)
+            if self._hasher.needs_rehash(stored_hash or "")
+            else None
+        )
         async with self._db.transaction() as uow:
             await uow.login_throttles.clear(clean_email)
             if new_hash is not None:
@@ -128,7 +132,9 @@ class AuthService:
         async with self._db.transaction() as uow:
             row = await uow.refresh_tokens.get_by_hash_for_update(hash_refresh_token(refresh_token))
             if row is None:
-                raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
+                raise Unauthenticated(
+                    "the refresh token is not valid", reason="REFRESH_TOKEN_INVALID"
+                )
             if row.revoked_at is not None:
                 if row.revoke_reason == "rotated":
                     # A rotated token came back: someone holds a stolen copy.
@@ -152,7 +158,9 @@ class AuthService:
         async with self._db.transaction() as uow:
             row = await uow.refresh_tokens.get_by_hash_for_update(hash_refresh_token(refresh_token))
             if row is None or row.user_id != user_id:
-                raise NotFound("no such refresh token for this account", reason="REFRESH_TOKEN_NOT_FOUND")
+                raise NotFound(
+                    "no such refresh token for this account", reason="REFRESH_TOKEN_NOT_FOUND"
+                )
             await uow.refresh_tokens.revoke_family(row.family_id, "logout", utcnow())
 
     async def get_me(self, user_id: int) -> UserProfile:
@@ -189,7 +197,9 @@ class AuthService:
         await uow.refresh_tokens.add(
             user_id, family_id or str(uuid.uuid4()), hash_refresh_token(refresh), expires_at
         )
-        return TokenPair(access.token, access.expires_at, refresh, expires_at.replace(microsecond=0))
+        return TokenPair(
+            access.token, access.expires_at, refresh, expires_at.replace(microsecond=0)
+        )
 
 
 async def _profile(uow: UnitOfWork, user: User) -> UserProfile:

@@ -95,7 +95,11 @@ class LoginThrottleRepository:
 
     async def lock_row(self, email: str, now: datetime) -> LoginThrottle:
         """The throttle row of `email`, created if missing, locked for this transaction."""
-        insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = (
+            postgresql.insert
+            if self._session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
         await self._session.execute(
             insert(LoginThrottle)
             .values(email=email, failure_count=0, window_started_at=now)
