@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -189,7 +190,11 @@ async def serve(settings: Settings) -> None:
     await mark_serving(app)
     log.info(
         "samvaad listening",
-        extra={"address": f"{settings.host}:{port}", "tls": settings.tls_cert_file is not None},
+        extra={
+            "address": f"{settings.host}:{port}",
+            "tls": settings.tls_cert_file is not None,
+            "pid": os.getpid(),
+        },
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
