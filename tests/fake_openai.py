@@ -88,6 +88,41 @@ def chat_completion(content: Any, model: str = "gpt-4o-mini") -> dict[str, Any]:
     }
 
 
+def transcription_verbose(
+    words: list[tuple[str, float, float]],
+    *,
+    duration: float,
+    text: str | None = None,
+    segments: list[tuple[float, float, float]] | None = None,
+    language: str = "english",
+) -> dict[str, Any]:
+    """A verbose_json transcription: `words` as (word, start, end), `segments` as
+    (start, end, avg_logprob)."""
+    spoken = text if text is not None else " ".join(word for word, _, _ in words)
+    return {
+        "task": "transcribe",
+        "language": language,
+        "duration": duration,
+        "text": spoken,
+        "words": [{"word": word, "start": start, "end": end} for word, start, end in words],
+        "segments": [
+            {
+                "id": index,
+                "seek": 0,
+                "start": start,
+                "end": end,
+                "text": spoken,
+                "tokens": [50364],
+                "temperature": 0.0,
+                "avg_logprob": avg_logprob,
+                "compression_ratio": 1.2,
+                "no_speech_prob": 0.01,
+            }
+            for index, (start, end, avg_logprob) in enumerate(segments or [])
+        ],
+    }
+
+
 def error_body(message: str, kind: str = "server_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 

@@ -75,7 +75,9 @@ MESSAGE_FIELDS = {
         "id", "question_id", "interview_id", "question_text", "create_time", "has_transcription",
     ],
     "TranscribeAnswerRequest": ["config", "audio_content"],
-    "TranscribeAnswerResponse": ["question_attempt_id", "transcription", "audio", "processing_time"],
+    "TranscribeAnswerResponse": [
+        "question_attempt_id", "transcription", "audio", "processing_time",
+    ],
     "GetTranscriptionRequest": ["question_attempt_id"],
     "GetTranscriptionResponse": ["question_attempt_id", "transcription"],
     "AudioConfig": ["question_attempt_id", "language", "filename", "mime_type", "request_id"],

@@ -62,7 +62,7 @@ async def test_get_me_with_a_valid_token(stubs: Stubs, account: Account) -> None
 def _bad_tokens(account: Account) -> dict[str, tuple[tuple[str, str], ...]]:
     uid = account.user.id
     good = account.tokens.access_token
-    head, body, signature = good.split(".")
+    head, _body, signature = good.split(".")
     tampered_body = (
         base64.urlsafe_b64encode(
             json.dumps(

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
-from server.app import SERVICE_NAMES, build_app, create_server, bind, mark_serving, shut_down
+from server.app import SERVICE_NAMES, bind, build_app, create_server, mark_serving, shut_down
 from tests.conftest import RunningServer, Stubs, make_settings
 from tests.helpers import expect_status
 

@@ -11,6 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.db.engine import create_session_factory
 from server.errors import Unavailable
+from server.repositories.interviews import (
+    AttemptRepository,
+    InterviewRepository,
+    QuestionRepository,
+)
+from server.repositories.resumes import KnowledgeSetRepository, ResumeRepository
 from server.repositories.users import (
     LoginThrottleRepository,
     RefreshTokenRepository,
@@ -28,6 +34,11 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
         self.login_throttles = LoginThrottleRepository(session)
+        self.resumes = ResumeRepository(session)
+        self.knowledge_sets = KnowledgeSetRepository(session)
+        self.interviews = InterviewRepository(session)
+        self.questions = QuestionRepository(session)
+        self.attempts = AttemptRepository(session)
 
 
 def is_connectivity_error(error: BaseException) -> bool:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from server.db.types import BigIntId, UtcDateTime, utcnow
@@ -73,4 +85,104 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-__all__ = ["Base", "Index", "LoginThrottle", "RefreshToken", "User"]
+class Resume(Base):
+    """A user's current resume: what was read from it, not the file itself.
+
+    One per user; a successful upload replaces it in place.
+    """
+
+    __tablename__ = "resumes"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    # SHA-256 of `text`: the key of the knowledge-set cache.
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    years_experience: Mapped[float | None] = mapped_column(Float)
+    extractor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeSet(Base):
+    """Normalised skills derived from one resume text, cached for every worker."""
+
+    __tablename__ = "knowledge_sets"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    text_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    items: Mapped[list[str]] = mapped_column(JSON)
+    extractor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Interview(Base):
+    """A practice interview. At most one active interview per user and track."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (
+        # The database, not the application, guarantees that concurrent
+        # CreateInterview calls can never open two active interviews.
+        Index(
+            "uq_interviews_active_user_track",
+            "user_id",
+            "track",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_interviews_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    track: Mapped[str] = mapped_column(String(64))
+    difficulty: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # Which generator produced the questions; null until they are generated.
+    generator: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (
+        # One question per position: a second concurrent set cannot be inserted.
+        UniqueConstraint("interview_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(32))
+    difficulty: Mapped[str] = mapped_column(String(16))
+    # Concepts a good answer covers; answer analysis measures coverage against them.
+    concepts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class QuestionAttempt(Base):
+    """One try at answering a question; the latest attempt of a question counts."""
+
+    __tablename__ = "question_attempts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    # Denormalised from the question so listing and ownership checks need no join.
+    interview_id: Mapped[int] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when an answer has been transcribed and stored on this attempt.
+    transcribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

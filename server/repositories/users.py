@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import LoginThrottle, RefreshToken, User
+from server.db.models import LoginThrottle, RefreshToken, Resume, User
 
 
 class UserRepository:
@@ -33,8 +33,8 @@ class UserRepository:
         return found is not None
 
     async def has_resume(self, user_id: int) -> bool:
-        # Resumes arrive with the resume service; until then nobody has one.
-        return False
+        found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))
+        return found is not None
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self._session.execute(

@@ -1,0 +1,340 @@
+"""Assemble a streamed recording into a temporary file, checking it as it arrives.
+
+Chunks go straight to disk, so an answer is never held in memory whole. The
+limits bite while the bytes arrive: a chunk over the per-chunk size, or the
+byte that crosses the total, is refused before it is written, and bytes that
+are not audio are refused as soon as the first 64 have come in. When the
+stream ends the file is decoded once (`probe_audio`) for its true duration.
+
+The temporary file lives exactly as long as the `AudioUpload` context: it is
+removed on success, on error and on cancellation (a client that hangs up, a
+deadline, server shutdown) alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+import unicodedata
+from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self, TypeVar
+
+from server.audio.formats import (
+    AUDIO_FIELD,
+    FORMATS,
+    SNIFF_BYTES,
+    SUPPORTED_FORMATS_TEXT,
+    AudioFormat,
+    MimeClaim,
+    check_claimed_codec,
+    check_claimed_format,
+    parse_mime_type,
+    sniff_format,
+)
+from server.audio.probe import probe_audio
+from server.config import Settings
+from server.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted, Unavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+UPLOAD_PREFIX = "samvaad-upload-"
+MAX_FILENAME_CHARS = 255
+# Writes are short (a chunk into the page cache); a few threads keep many
+# uploads moving even when one disk write stalls.
+WRITE_THREADS = 4
+# Decoding is CPU work: no more at once than this 2-core machine can take
+# next to Whisper.
+PROBE_THREADS = 2
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_chunk_bytes: int
+    max_total_bytes: int
+    max_duration_seconds: float
+    idle_timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadLimits:
+        return cls(
+            max_chunk_bytes=settings.audio_max_chunk_bytes,
+            max_total_bytes=settings.audio_max_bytes,
+            max_duration_seconds=settings.audio_max_duration_seconds,
+            idle_timeout_seconds=settings.audio_idle_timeout_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The recording as the server saw it (AudioInfo in the API)."""
+
+    format: AudioFormat
+    size_bytes: int
+    duration: float  # seconds, measured by decoding
+    filename: str
+    mime_type: str  # of the detected format, not the declared one
+    codec: str  # FFmpeg codec name, for logs: "opus", "aac", "pcm_s16le"...
+
+
+@dataclass(frozen=True)
+class ReceivedAudio:
+    """A complete, decodable recording on disk; `path` lives as long as its upload context."""
+
+    path: Path
+    info: AudioInfo
+
+
+class AudioIntake:
+    """Limits, temporary directory and worker threads shared by all uploads.
+
+    Build one at start-up; `close()` at shutdown.
+    """
+
+    def __init__(self, limits: UploadLimits, *, temp_dir: Path | None = None) -> None:
+        self.limits = limits
+        self.temp_dir = Path(temp_dir) if temp_dir else Path(tempfile.gettempdir())
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self._write_pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="audio-write")
+        self._probe_pool = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="audio-probe")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AudioIntake:
+        return cls(UploadLimits.from_settings(settings), temp_dir=settings.audio_temp_dir)
+
+    def upload(self, *, filename: str = "", mime_type: str = "") -> AudioUpload:
+        """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives."""
+        claim = parse_mime_type(mime_type)
+        return AudioUpload(
+            self.limits,
+            self.temp_dir,
+            clean_filename(filename),
+            claim,
+            write_pool=self._write_pool,
+            probe_pool=self._probe_pool,
+        )
+
+    def remove_stale_uploads(self, older_than_seconds: float = 3600.0) -> int:
+        """Delete upload files a killed process left behind; returns how many.
+
+        Only files older than any upload can last, so a second worker process
+        sharing the directory keeps its live ones.
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for path in self.temp_dir.glob(f"{UPLOAD_PREFIX}*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def close(self) -> None:
+        self._write_pool.shutdown(wait=False, cancel_futures=True)
+        self._probe_pool.shutdown(wait=False, cancel_futures=True)
+
+
+class AudioUpload:
+    """One recording being received. Use as `async with intake.upload(...) as upload:`."""
+
+    def __init__(
+        self,
+        limits: UploadLimits,
+        temp_dir: Path,
+        filename: str,
+        claim: MimeClaim | None,
+        *,
+        write_pool: ThreadPoolExecutor,
+        probe_pool: ThreadPoolExecutor,
+    ) -> None:
+        self._limits = limits
+        self._temp_dir = temp_dir
+        self._write_pool = write_pool
+        self._probe_pool = probe_pool
+        self._filename = filename
+        self._claim = claim
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._pending_write: Future[int] | None = None
+        self._head = b""
+        self._format: AudioFormat | None = None
+        self._size = 0
+        self._finished = False
+
+    @property
+    def received_bytes(self) -> int:
+        return self._size
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    async def __aenter__(self) -> Self:
+        # mkstemp is one quick syscall: not worth a thread hop.
+        fd, name = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=self._temp_dir)
+        self._path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._discard()
+
+    async def receive(self, chunks: AsyncIterable[bytes]) -> ReceivedAudio:
+        """Write every chunk (each within the idle timeout), then `finish()`."""
+        async for chunk in with_idle_timeout(chunks, self._limits.idle_timeout_seconds):
+            await self.write(chunk)
+        return await self.finish()
+
+    async def write(self, chunk: bytes) -> None:
+        file = self._require_open()
+        if len(chunk) > self._limits.max_chunk_bytes:
+            raise ResourceExhausted(
+                f"an audio chunk of {len(chunk)} bytes is over the limit of "
+                f"{self._limits.max_chunk_bytes} bytes per message",
+                reason="AUDIO_CHUNK_TOO_LARGE",
+            )
+        if self._size + len(chunk) > self._limits.max_total_bytes:
+            raise ResourceExhausted(
+                f"the audio is larger than the limit of {self._limits.max_total_bytes} bytes",
+                reason="AUDIO_TOO_LARGE",
+            )
+        if not chunk:
+            return
+        if self._format is None:
+            self._sniff(chunk, final=False)
+        self._pending_write = self._write_pool.submit(file.write, chunk)
+        try:
+            await asyncio.wrap_future(self._pending_write)
+        except OSError as exc:
+            raise _storage_failed(exc) from exc
+        self._size += len(chunk)
+
+    async def finish(self) -> ReceivedAudio:
+        """Close the file, decode it once, and describe it. Refuses what is not sound audio."""
+        file = self._require_open()
+        self._finished = True
+        if self._size == 0:
+            raise InvalidArgument.for_field(
+                AUDIO_FIELD, "no audio was received", reason="AUDIO_EMPTY"
+            )
+        if self._format is None:  # fewer bytes than a full sniff: judge what there is
+            self._sniff(b"", final=True)
+        path, audio_format = self._path, self._format
+        assert path is not None
+        assert audio_format is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._write_pool, file.close)
+        except OSError as exc:
+            raise _storage_failed(exc) from exc
+        probe = await loop.run_in_executor(
+            self._probe_pool,
+            partial(
+                probe_audio, path, audio_format, max_duration=self._limits.max_duration_seconds
+            ),
+        )
+        check_claimed_codec(self._claim, probe.codec)
+        info = AudioInfo(
+            format=audio_format,
+            size_bytes=self._size,
+            duration=probe.duration,
+            filename=self._filename,
+            mime_type=FORMATS[audio_format].mime_type,
+            codec=probe.codec,
+        )
+        return ReceivedAudio(path, info)
+
+    def _sniff(self, chunk: bytes, *, final: bool) -> None:
+        self._head += chunk[: SNIFF_BYTES - len(self._head)]
+        if len(self._head) < SNIFF_BYTES and not final:
+            return
+        detected = sniff_format(self._head)
+        if detected is None:
+            raise InvalidArgument.for_field(
+                AUDIO_FIELD,
+                f"the bytes are not a supported recording; send {SUPPORTED_FORMATS_TEXT}",
+                reason="AUDIO_FORMAT_UNSUPPORTED",
+            )
+        check_claimed_format(self._claim, detected)
+        self._format = detected
+
+    def _require_open(self) -> IO[bytes]:
+        if self._file is None:
+            raise RuntimeError("use the upload as `async with intake.upload(...) as upload`")
+        if self._finished:
+            raise RuntimeError("the upload is already finished")
+        return self._file
+
+    def _discard(self) -> None:
+        """Remove the file now; close it once any write still running in a thread is done.
+
+        Unlinking first means nothing is left on disk even if that write is
+        slow; closing from the write's completion never blocks the event loop
+        and never yanks the file from under a running write.
+        """
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+        file, self._file = self._file, None
+        if file is None:
+            return
+        pending = self._pending_write
+        if pending is not None and not pending.done():
+            pending.add_done_callback(lambda _: _close_quietly(file))
+        else:
+            _close_quietly(file)
+
+
+async def with_idle_timeout(source: AsyncIterable[T], seconds: float) -> AsyncIterator[T]:
+    """Items of `source`, each of which must arrive within `seconds` of the previous one.
+
+    DeadlineExceeded otherwise: a client that stops sending mid-upload must
+    not hold a temporary file and a server task forever.
+    """
+    iterator = aiter(source)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                item = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"no audio arrived for {seconds:g} seconds; the upload was abandoned",
+                reason="AUDIO_IDLE_TIMEOUT",
+            ) from None
+        yield item
+
+
+def clean_filename(raw: str) -> str:
+    """The name to show: no directories, no control characters, not absurdly long."""
+    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:MAX_FILENAME_CHARS]
+
+
+def _storage_failed(exc: OSError) -> Unavailable:
+    log.error("could not store an upload", exc_info=exc)
+    return Unavailable("the server could not store the audio; try again", reason="AUDIO_STORAGE")
+
+
+def _close_quietly(file: IO[bytes]) -> None:
+    try:
+        file.close()
+    except OSError:
+        log.warning("could not close a discarded upload", exc_info=True)

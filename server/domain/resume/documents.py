@@ -1,0 +1,230 @@
+"""Uploaded files to resume text: recognised by their content, checked, cleaned.
+
+A file is a PDF when it has a PDF header and pypdf can read it, and text when
+it decodes as UTF-8 and looks like text; its name and declared content type
+do not decide. Everything else is refused with a message that says what the
+file seems to be and what to upload instead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from server.domain.resume.pdf_text import PdfReadFailed, PdfTextReader, is_pdf
+from server.errors import FieldViolation, InvalidArgument, ResourceExhausted
+
+PDF = "application/pdf"
+TEXT = "text/plain"
+MiB = 1024 * 1024
+MAX_FILENAME_CHARS = 255
+# Fewer letters and digits than this is not a resume (or a PDF without text).
+MIN_TEXT_CHARS = 20
+
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_PDF_TYPES = frozenset({PDF, "application/x-pdf", "application/acrobat"})
+_UPLOAD_AGAIN = "upload the resume as a PDF with a text layer or as UTF-8 text"
+
+# Leading bytes of formats people upload by mistake, and what to say about them.
+_KNOWN_FORMATS: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", f"the file is a PNG image, not a resume document; {_UPLOAD_AGAIN}"),
+    (b"\xff\xd8\xff", f"the file is a JPEG image, not a resume document; {_UPLOAD_AGAIN}"),
+    (b"GIF8", f"the file is a GIF image, not a resume document; {_UPLOAD_AGAIN}"),
+    (b"II*\x00", f"the file is a TIFF image, not a resume document; {_UPLOAD_AGAIN}"),
+    (b"MM\x00*", f"the file is a TIFF image, not a resume document; {_UPLOAD_AGAIN}"),
+    (
+        b"PK\x03\x04",
+        "the file is a ZIP archive, such as a Word (.docx) document; "
+        "save the resume as PDF and upload that",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "the file is an old Word (.doc) document; save the resume as PDF and upload that",
+    ),
+    (b"{\\rtf", "the file is RTF; save the resume as PDF or plain text and upload that"),
+    (b"\xff\xfe", "the text is UTF-16; save it as UTF-8 text or as PDF and upload it again"),
+    (b"\xfe\xff", "the text is UTF-16; save it as UTF-8 text or as PDF and upload it again"),
+]
+_PDF_PROBLEMS = {
+    "encrypted": (
+        "PDF_ENCRYPTED",
+        "the PDF is password-protected; save or print it as a new PDF without a password "
+        "and upload that",
+    ),
+    "truncated": (
+        "PDF_TRUNCATED",
+        "the PDF is incomplete: it ends before its end-of-file marker, as if cut off during "
+        "a download or copy; export or download it again and upload the complete file",
+    ),
+    "unreadable": (
+        "PDF_UNREADABLE",
+        "the PDF is damaged and cannot be read; export it again from your editor and "
+        "upload the new file",
+    ),
+    "too_complex": (
+        "PDF_TOO_COMPLEX",
+        "the PDF took too long or too much memory to read; export it again from your "
+        "editor as a plain text PDF and upload that",
+    ),
+}
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    max_bytes: int
+    max_pages: int
+    max_text_chars: int
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    content_type: str
+
+
+class DocumentReader:
+    def __init__(self, pdf: PdfTextReader, limits: DocumentLimits) -> None:
+        self._pdf = pdf
+        self._limits = limits
+
+    async def read(self, content: bytes, declared_type: str) -> Document:
+        """The cleaned text of an upload; InvalidArgument or ResourceExhausted when unusable."""
+        self._check_size(content)
+        content_type = detect_content_type(content)
+        check_declared_type(declared_type, content_type)
+        if content_type == PDF:
+            raw = await self._pdf_text(content)
+        else:
+            raw = content.decode("utf-8-sig")
+        # Cleaning only shrinks text much; refuse the absurd before spending time on it.
+        if len(raw) > 2 * self._limits.max_text_chars:
+            raise self._too_much_text()
+        text = clean_text(raw)
+        if _meaningful_chars(text) < MIN_TEXT_CHARS:
+            if content_type == PDF:
+                raise _bad_content(
+                    "PDF_NO_TEXT",
+                    "this PDF has no text layer (it is a scan or an image); export it from your "
+                    "editor as a text PDF, or run it through OCR, and upload it again",
+                )
+            raise _bad_content(
+                "RESUME_EMPTY", "the text file has (almost) no words in it; upload the resume"
+            )
+        if len(text) > self._limits.max_text_chars:
+            raise self._too_much_text()
+        return Document(text, content_type)
+
+    def _check_size(self, content: bytes) -> None:
+        if not content:
+            raise _bad_content("RESUME_EMPTY", "the file is empty; upload the resume itself")
+        if len(content) > self._limits.max_bytes:
+            raise ResourceExhausted(
+                f"the file is {_size(len(content))}; resumes of at most "
+                f"{_size(self._limits.max_bytes)} are accepted",
+                reason="RESUME_TOO_LARGE",
+            )
+
+    async def _pdf_text(self, content: bytes) -> str:
+        try:
+            return (await self._pdf.read(content)).text
+        except PdfReadFailed as failure:
+            if failure.problem == "too_many_pages":
+                raise _bad_content(
+                    "PDF_TOO_MANY_PAGES",
+                    f"the PDF has {failure.pages} pages; resumes of at most "
+                    f"{self._limits.max_pages} pages are accepted",
+                ) from None
+            if failure.problem == "too_much_text":
+                raise self._too_much_text() from None
+            reason, message = _PDF_PROBLEMS[failure.problem]
+            raise _bad_content(reason, message) from None
+
+    def _too_much_text(self) -> InvalidArgument:
+        return _bad_content(
+            "RESUME_TOO_LONG",
+            f"the resume has more than {self._limits.max_text_chars} characters of text; "
+            "upload a shorter resume",
+        )
+
+
+def detect_content_type(content: bytes) -> str:
+    """PDF or TEXT from the bytes themselves; InvalidArgument for anything else."""
+    if is_pdf(content):
+        return PDF
+    for magic, message in _KNOWN_FORMATS:
+        if content.startswith(magic):
+            raise _bad_content("UNSUPPORTED_FILE_TYPE", message)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""
+    if not text or not _looks_like_text(text):
+        raise _bad_content(
+            "UNSUPPORTED_FILE_TYPE",
+            f"the file is neither a PDF nor UTF-8 text; {_UPLOAD_AGAIN}",
+        )
+    return TEXT
+
+
+def check_declared_type(declared: str, detected: str) -> None:
+    """The client's content_type may be vague, but must not contradict the content."""
+    media_type = declared.split(";", 1)[0].strip().lower()
+    if media_type in _GENERIC_TYPES:
+        return
+    if (detected == PDF and media_type in _PDF_TYPES) or (
+        detected == TEXT and media_type.startswith("text/")
+    ):
+        return
+    kind = "a PDF" if detected == PDF else "UTF-8 text"
+    message = f"content_type says {media_type} but the file is {kind}; send {detected} or nothing"
+    raise InvalidArgument(
+        message, [FieldViolation("content_type", message)], reason="CONTENT_TYPE_MISMATCH"
+    )
+
+
+def clean_filename(raw: str) -> str:
+    """The base name of what the client called the file (browsers may send a path)."""
+    name = unicodedata.normalize("NFC", re.split(r"[\\/]", raw)[-1])
+    name = " ".join(_CONTROL_CHARS.sub("", name).split())
+    if len(name) > MAX_FILENAME_CHARS:
+        message = f"filename must be at most {MAX_FILENAME_CHARS} characters"
+        raise InvalidArgument.for_field("filename", message, reason="FILENAME_TOO_LONG")
+    return name
+
+
+def default_filename(content_type: str) -> str:
+    return "resume.pdf" if content_type == PDF else "resume.txt"
+
+
+def clean_text(raw: str) -> str:
+    """One canonical form of extracted text: NFKC (ligatures like "ﬁ" become "fi"),
+    Unix newlines, no control characters, single spaces, at most one blank line."""
+    text = unicodedata.normalize("NFKC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\f", "\n").replace("\t", " ")
+    text = _CONTROL_CHARS.sub("", text)
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _looks_like_text(text: str) -> bool:
+    # Binary data that happens to decode as UTF-8 is full of control characters.
+    controls = len(_BINARY_CONTROLS.findall(text))
+    return "\x00" not in text and controls <= len(text) // 200
+
+
+def _meaningful_chars(text: str) -> int:
+    return len(_LETTER_OR_DIGIT.findall(text))
+
+
+def _bad_content(reason: str, message: str) -> InvalidArgument:
+    return InvalidArgument(message, [FieldViolation("content", message)], reason=reason)
+
+
+def _size(size: int) -> str:
+    if size >= MiB:
+        return f"{size / MiB:.1f} MiB"
+    return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} bytes"

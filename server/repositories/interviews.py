@@ -1,0 +1,204 @@
+"""SQL for interviews, their questions and question attempts.
+
+Every read that takes an id from a client also takes the caller's user id, so
+another user's rows are simply not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Interview, Question, QuestionAttempt
+from server.domain.questions import GeneratedQuestion
+
+
+class InterviewRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, user_id: int, track: str, difficulty: str) -> Interview:
+        interview = Interview(user_id=user_id, track=track, difficulty=difficulty, status="active")
+        self._session.add(interview)
+        await self._session.flush()
+        return interview
+
+    async def active_on_track(self, user_id: int, track: str) -> Interview | None:
+        return await self._session.scalar(
+            select(Interview).where(
+                Interview.user_id == user_id, Interview.track == track, Interview.status == "active"
+            )
+        )
+
+    async def latest_active(self, user_id: int) -> Interview | None:
+        return await self._session.scalar(
+            select(Interview)
+            .where(Interview.user_id == user_id, Interview.status == "active")
+            .order_by(Interview.id.desc())
+            .limit(1)
+        )
+
+    async def get_owned(
+        self, user_id: int, interview_id: int, *, lock: bool = False
+    ) -> Interview | None:
+        query = select(Interview).where(Interview.id == interview_id, Interview.user_id == user_id)
+        return await self._session.scalar(query.with_for_update() if lock else query)
+
+    async def complete(self, interview_id: int, now: datetime) -> None:
+        await self._session.execute(
+            update(Interview)
+            .where(Interview.id == interview_id, Interview.status == "active")
+            .values(status="completed", completed_at=now)
+        )
+
+    async def set_generator(self, interview_id: int, generator: str) -> None:
+        await self._session.execute(
+            update(Interview).where(Interview.id == interview_id).values(generator=generator)
+        )
+
+    async def page(self, user_id: int, before_id: int | None, limit: int) -> Sequence[Interview]:
+        """Newest first; ids only grow, so `id < before_id` is a stable cursor."""
+        query = select(Interview).where(Interview.user_id == user_id)
+        if before_id is not None:
+            query = query.where(Interview.id < before_id)
+        rows = await self._session.scalars(query.order_by(Interview.id.desc()).limit(limit))
+        return rows.all()
+
+    async def counts(self, interview_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(question_count, answered_count) per interview.
+
+        A question is answered when its latest attempt has a transcription.
+        """
+        if not interview_ids:
+            return {}
+        questions = await self._session.execute(
+            select(Question.interview_id, func.count())
+            .where(Question.interview_id.in_(interview_ids))
+            .group_by(Question.interview_id)
+        )
+        latest = (
+            select(func.max(QuestionAttempt.id).label("id"))
+            .where(QuestionAttempt.interview_id.in_(interview_ids))
+            .group_by(QuestionAttempt.question_id)
+            .subquery()
+        )
+        answered = await self._session.execute(
+            select(QuestionAttempt.interview_id, func.count())
+            .join(latest, latest.c.id == QuestionAttempt.id)
+            .where(QuestionAttempt.transcribed_at.is_not(None))
+            .group_by(QuestionAttempt.interview_id)
+        )
+        result = dict.fromkeys(interview_ids, (0, 0))
+        for interview_id, count in questions.all():
+            result[interview_id] = (count, 0)
+        for interview_id, count in answered.all():
+            result[interview_id] = (result[interview_id][0], count)
+        return result
+
+
+class QuestionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_interview(self, interview_id: int) -> Sequence[Question]:
+        rows = await self._session.scalars(
+            select(Question)
+            .where(Question.interview_id == interview_id)
+            .order_by(Question.position)
+        )
+        return rows.all()
+
+    async def add_set(
+        self, interview_id: int, generated: Sequence[GeneratedQuestion]
+    ) -> list[Question]:
+        """The questions at positions 1..n, each with its first attempt."""
+        questions = [
+            Question(
+                interview_id=interview_id,
+                position=position,
+                text=item.text,
+                topic=item.topic,
+                category=item.category.value,
+                difficulty=item.difficulty.value,
+                concepts=list(item.concepts),
+            )
+            for position, item in enumerate(generated, start=1)
+        ]
+        self._session.add_all(questions)
+        await self._session.flush()
+        self._session.add_all(
+            QuestionAttempt(question_id=q.id, interview_id=interview_id) for q in questions
+        )
+        await self._session.flush()
+        return questions
+
+    async def page(
+        self, interview_id: int, after: tuple[int, int] | None, limit: int
+    ) -> Sequence[Question]:
+        query = select(Question).where(Question.interview_id == interview_id)
+        if after is not None:
+            query = query.where(_after(Question.position, Question.id, after))
+        rows = await self._session.scalars(
+            query.order_by(Question.position, Question.id).limit(limit)
+        )
+        return rows.all()
+
+    async def get_owned(self, user_id: int, question_id: int) -> tuple[Question, Interview] | None:
+        row = (
+            await self._session.execute(
+                select(Question, Interview)
+                .join(Interview, Interview.id == Question.interview_id)
+                .where(Question.id == question_id, Interview.user_id == user_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+
+class AttemptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, question: Question) -> QuestionAttempt:
+        attempt = QuestionAttempt(question_id=question.id, interview_id=question.interview_id)
+        self._session.add(attempt)
+        await self._session.flush()
+        return attempt
+
+    def _with_question(self) -> Select[tuple[QuestionAttempt, Question]]:
+        return select(QuestionAttempt, Question).join(
+            Question, Question.id == QuestionAttempt.question_id
+        )
+
+    async def page(
+        self, interview_id: int, after: tuple[int, int] | None, limit: int
+    ) -> list[tuple[QuestionAttempt, Question]]:
+        """In question order, then in the order the attempts were opened."""
+        query = self._with_question().where(QuestionAttempt.interview_id == interview_id)
+        if after is not None:
+            query = query.where(_after(Question.position, QuestionAttempt.id, after))
+        rows = await self._session.execute(
+            query.order_by(Question.position, QuestionAttempt.id).limit(limit)
+        )
+        return [(attempt, question) for attempt, question in rows.all()]
+
+    async def get_owned(
+        self, user_id: int, attempt_id: int, *, lock: bool = False
+    ) -> tuple[QuestionAttempt, Question, Interview] | None:
+        query = (
+            select(QuestionAttempt, Question, Interview)
+            .join(Question, Question.id == QuestionAttempt.question_id)
+            .join(Interview, Interview.id == QuestionAttempt.interview_id)
+            .where(QuestionAttempt.id == attempt_id, Interview.user_id == user_id)
+        )
+        if lock:
+            query = query.with_for_update(of=QuestionAttempt)
+        row = (await self._session.execute(query)).first()
+        return (row[0], row[1], row[2]) if row else None
+
+
+def _after(major: object, minor: object, cursor: tuple[int, int]) -> object:
+    """Rows strictly after `cursor` in (major, minor) order."""
+    return or_(major > cursor[0], and_(major == cursor[0], minor > cursor[1]))  # type: ignore[operator]

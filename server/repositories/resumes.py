@@ -1,0 +1,98 @@
+"""SQL for resumes and the knowledge-set cache."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import KnowledgeSet, Resume
+from server.db.types import utcnow
+
+
+@dataclass(frozen=True)
+class ResumeFields:
+    filename: str
+    content_type: str
+    size_bytes: int
+    text: str
+    text_sha256: str
+    skills: list[str]
+    years_experience: float | None
+    extractor: str
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT, which both dialects spell the same way."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class ResumeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, user_id: int) -> Resume | None:
+        return await self._session.scalar(select(Resume).where(Resume.user_id == user_id))
+
+    async def exists(self, user_id: int) -> bool:
+        found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))
+        return found is not None
+
+    async def replace(self, user_id: int, fields: ResumeFields) -> Resume:
+        """Store `fields` as the user's one resume, atomically, whether or not one exists."""
+        now = utcnow()
+        values = asdict(fields)
+        insert = _insert_for(self._session)
+        await self._session.execute(
+            insert(Resume)
+            .values(user_id=user_id, created_at=now, updated_at=now, **values)
+            .on_conflict_do_update(
+                index_elements=[Resume.user_id], set_={**values, "updated_at": now}
+            )
+        )
+        row = await self._session.scalar(
+            select(Resume)
+            .where(Resume.user_id == user_id)
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return row
+
+
+class KnowledgeSetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, user_id: int, text_sha256: str) -> KnowledgeSet | None:
+        return await self._session.get(KnowledgeSet, (user_id, text_sha256))
+
+    async def save_if_current(
+        self, user_id: int, text_sha256: str, items: list[str], extractor: str
+    ) -> None:
+        """Cache `items` unless the resume changed meanwhile or another worker cached first."""
+        # Locking the resume row orders this against a concurrent upload, which
+        # replaces the row and then clears the cache: it either sees this entry
+        # and deletes it, or this transaction sees the new text and skips.
+        current = await self._session.scalar(
+            select(Resume.text_sha256).where(Resume.user_id == user_id).with_for_update()
+        )
+        if current != text_sha256:
+            return
+        insert = _insert_for(self._session)
+        await self._session.execute(
+            insert(KnowledgeSet)
+            .values(
+                user_id=user_id,
+                text_sha256=text_sha256,
+                items=items,
+                extractor=extractor,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[KnowledgeSet.user_id, KnowledgeSet.text_sha256])
+        )
+
+    async def delete_for_user(self, user_id: int) -> None:
+        await self._session.execute(delete(KnowledgeSet).where(KnowledgeSet.user_id == user_id))
