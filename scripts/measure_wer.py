@@ -68,8 +68,14 @@ def load_samples() -> list[Sample]:
 
 def bare_transcribe(model: Any, path: Path, beam_size: int) -> Outcome:
     started = time.perf_counter()
+    # The engine's decoding settings, less its prompt.
     segments, _ = model.transcribe(
-        str(path), language="en", beam_size=beam_size, word_timestamps=True, vad_filter=True
+        str(path),
+        language="en",
+        beam_size=beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        condition_on_previous_text=False,
     )
     text = " ".join(segment.text.strip() for segment in segments)
     return Outcome(text, time.perf_counter() - started)
@@ -141,10 +147,11 @@ async def measure(beam_size: int) -> None:
     print("| fillers kept | " + " | ".join(f"{k}/{said}" for k in kept) + " |")
     print()
     duration = 57.68
+    bare_wer = word_error_rate(speech_reference, speech_bare.text)
+    engine_wer = word_error_rate(speech_reference, speech.text)
     print(f"load (weights and warm-up): {load_seconds:.2f} s")
     print(
-        f"Speech.mp3 ({duration} s): WER bare {word_error_rate(speech_reference, speech_bare.text):.3f}"
-        f", engine {word_error_rate(speech_reference, speech.text):.3f}; "
+        f"Speech.mp3 ({duration} s): WER bare {bare_wer:.3f}, engine {engine_wer:.3f}; "
         f"transcribed in {speech.seconds:.2f} s, real-time factor {speech.seconds / duration:.3f}"
     )
     print()

@@ -29,12 +29,12 @@ from server.api.auth_servicer import AuthServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor, RequestIdInterceptor
 from server.api.interview_servicer import InterviewServicer
 from server.api.resume_servicer import ResumeServicer
-from server.api.unimplemented import unimplemented_servicer
+from server.api.transcription_servicer import TranscriptionServicer
+from server.audio import AudioIntake
 from server.config import Settings
 from server.db.database import Database
 from server.db.engine import create_engine
 from server.domain.auth import AuthService, LoginPolicy
-from server.domain.candidate import CandidateProfile
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.questions import (
@@ -46,7 +46,10 @@ from server.domain.questions import (
 from server.domain.passwords import PasswordHasher
 from server.domain.resume.service import ResumeService
 from server.domain.tokens import AccessTokenCodec
+from server.domain.transcriptions import TranscriptionService
 from server.engines.llm import OpenAIJsonChat
+from server.engines.stt import TranscriptionEngine
+from server.engines.stt import create_engine as create_stt_engine
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +71,33 @@ class App:
     auth: AuthService
     resumes: ResumeService
     interviews: InterviewService
+    transcriptions: TranscriptionService
+    stt_engine: TranscriptionEngine
+    audio_intake: AudioIntake
     llm: OpenAIJsonChat | None = None
+    owns_stt_engine: bool = True
     health: Any = field(default_factory=health_aio.HealthServicer)
+
+    async def start(self) -> None:
+        """Slow start-up work, done before the server reports SERVING."""
+        await self.stt_engine.load()
+        removed = self.audio_intake.remove_stale_uploads()
+        if removed:
+            log.info("removed stale uploads", extra={"count": removed})
 
     async def close(self) -> None:
         self.hasher.close()
         await self.resumes.close()
+        self.audio_intake.close()
+        if self.owns_stt_engine:
+            await self.stt_engine.close()
         if self.llm is not None:
             await self.llm.close()
         await self.database.dispose()
 
 
-def build_app(settings: Settings) -> App:
+def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None) -> App:
+    """Everything wired from settings. Tests pass a loaded `stt_engine` to share one model."""
     database = Database(
         create_engine(
             settings.database_url,
@@ -112,16 +130,17 @@ def build_app(settings: Settings) -> App:
     generator: QuestionGenerator = (
         OpenAIQuestionGenerator(llm, offline_questions) if llm else offline_questions
     )
-
-    async def no_resume(user_id: int) -> CandidateProfile | None:
-        return None
-
     interviews = InterviewService(
         database,
         generator,
-        profiles=no_resume,
+        profiles=resumes.candidate_profile,
         page_tokens=PageTokenCodec(settings.jwt_secret_key.get_secret_value().encode()),
         track_aliases=load_bank().track_aliases,
+    )
+    engine = stt_engine or create_stt_engine(settings)
+    audio_intake = AudioIntake.from_settings(settings)
+    transcriptions = TranscriptionService(
+        database, audio_intake, engine, profiles=resumes.candidate_profile
     )
     return App(
         settings=settings,
@@ -130,7 +149,11 @@ def build_app(settings: Settings) -> App:
         auth=auth,
         resumes=resumes,
         interviews=interviews,
+        transcriptions=transcriptions,
+        stt_engine=engine,
+        audio_intake=audio_intake,
         llm=llm,
+        owns_stt_engine=stt_engine is None,
     )
 
 
@@ -169,11 +192,7 @@ def create_server(app: App) -> grpc.aio.Server:
         InterviewServicer(app.interviews), server
     )
     transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
-        unimplemented_servicer(
-            transcription_pb2_grpc.TranscriptionServiceServicer,
-            transcription_pb2.DESCRIPTOR.services_by_name["TranscriptionService"],
-            "audio answers arrive with the transcription service",
-        ),
+        TranscriptionServicer(app.transcriptions, app.settings.audio_idle_timeout_seconds),
         server,
     )
     health_pb2_grpc.add_HealthServicer_to_server(app.health, server)
@@ -216,6 +235,7 @@ async def shut_down(server: grpc.aio.Server, app: App) -> None:
 
 async def serve(settings: Settings) -> None:
     app = build_app(settings)
+    await app.start()
     server = create_server(app)
     port = bind(server, settings)
     await server.start()

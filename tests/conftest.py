@@ -28,6 +28,7 @@ from server.config import Settings
 from server.db.engine import create_engine
 from server.db.migrate import upgrade_to_head
 from server.db.models import Base
+from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
 
 POSTGRES_URL = os.environ.get("SAMVAAD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -177,8 +178,10 @@ def stubs_for(channel: grpc.aio.Channel) -> Stubs:
     )
 
 
-async def start_server(settings: Settings) -> RunningServer:
-    app = build_app(settings)
+async def start_server(
+    settings: Settings, stt_engine: TranscriptionEngine | None = None
+) -> RunningServer:
+    app = build_app(settings, stt_engine=stt_engine)
     server = create_server(app)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -198,11 +201,33 @@ def settings_overrides() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def whisper_engine() -> Iterator[LocalWhisperEngine]:
+    """The bundled tiny.en model, loaded once for the whole session."""
+    engine = LocalWhisperEngine()
+    asyncio.run(engine.load())
+    yield engine
+    asyncio.run(engine.close())
+
+
+@pytest.fixture
+def server_stt_engine() -> TranscriptionEngine | None:
+    """The engine the `running` server uses. None: an unloaded one from its settings.
+
+    Modules that transcribe override this to return `whisper_engine`.
+    """
+    return None
+
+
 @pytest.fixture
 async def running(
-    database_url: str, settings_overrides: dict[str, Any]
+    database_url: str,
+    settings_overrides: dict[str, Any],
+    server_stt_engine: TranscriptionEngine | None,
 ) -> AsyncIterator[RunningServer]:
-    server = await start_server(make_settings(database_url, **settings_overrides))
+    server = await start_server(
+        make_settings(database_url, **settings_overrides), stt_engine=server_stt_engine
+    )
     yield server
     await stop_server(server)
 

@@ -48,8 +48,9 @@ class RecordedRequest:
         )
         fields: dict[str, Any] = {}
         for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+            name = str(part.get_param("name", header="content-disposition"))
+            decoded = part.get_payload(decode=True)
+            payload = decoded if isinstance(decoded, bytes) else b""
             if part.get_filename() is None:
                 value: Any = payload.decode()
                 if name in fields:  # repeated fields such as timestamp_granularities[]

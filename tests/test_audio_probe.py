@@ -127,6 +127,7 @@ def _encode(
         str(path), "w", format=container_format, container_options=container_options or {}
     ) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         frame_size = stream.codec_context.frame_size or 1024
         total = int(seconds * rate)
         tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / rate)).astype(np.float32)

@@ -130,11 +130,16 @@ async def test_garbage_named_mp3_is_refused_as_soon_as_64_bytes_are_in(
 ) -> None:
     garbage = b"this is a text file that someone renamed to answer.mp3. " * 100
     writes = 0
+
+    async def send_all() -> None:
+        nonlocal writes
+        async for chunk in chunks_of(garbage, chunk_size):
+            await upload.write(chunk)
+            writes += 1
+
     async with intake.upload(filename="answer.mp3", mime_type="audio/mpeg") as upload:
         with pytest.raises(InvalidArgument) as caught:
-            async for chunk in chunks_of(garbage, chunk_size):
-                await upload.write(chunk)
-                writes += 1
+            await send_all()
     assert caught.value.reason == "AUDIO_FORMAT_UNSUPPORTED"
     # The write that completed the first 64 bytes is the one refused.
     assert writes == max(0, 64 // chunk_size - 1)
@@ -161,12 +166,17 @@ async def test_an_oversized_stream_is_refused_when_the_limit_is_crossed(
     intake = AudioIntake(limits, temp_dir=upload_dir)
     data = (AUDIO / "answer.wav").read_bytes()  # about 200 kB
     offered = 0
+
+    async def send_all() -> None:
+        nonlocal offered
+        async for chunk in chunks_of(data, 10_000):
+            offered += len(chunk)
+            await upload.write(chunk)
+
     try:
         async with intake.upload(filename="answer.wav") as upload:
             with pytest.raises(ResourceExhausted) as caught:
-                async for chunk in chunks_of(data, 10_000):
-                    offered += len(chunk)
-                    await upload.write(chunk)
+                await send_all()
             assert upload.path is not None
             assert upload.path.stat().st_size <= 50_000
             assert upload.received_bytes == 50_000
@@ -264,6 +274,7 @@ async def test_cancellation_during_a_disk_write_removes_the_file(upload_dir: Pat
     wav = (AUDIO / "answer.wav").read_bytes()
     chunk = (wav * (MiB // len(wav) + 1))[:MiB]
     writes_done = 0
+    three_written = asyncio.Event()
 
     async def handle() -> None:
         nonlocal writes_done
@@ -271,11 +282,12 @@ async def test_cancellation_during_a_disk_write_removes_the_file(upload_dir: Pat
             while True:
                 await upload.write(chunk)  # the cancellation lands in one of these
                 writes_done += 1
+                if writes_done == 3:
+                    three_written.set()
 
     task = asyncio.create_task(handle())
     try:
-        while writes_done < 3:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(three_written.wait(), 10)
         assert len(_leftovers(upload_dir)) == 1
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -329,9 +341,13 @@ async def test_with_idle_timeout_measures_each_gap_not_the_total() -> None:
         yield 99
 
     received = []
-    with pytest.raises(DeadlineExceeded):
+
+    async def collect() -> None:
         async for number in with_idle_timeout(slow_then_stuck(), 0.15):
             received.append(number)
+
+    with pytest.raises(DeadlineExceeded):
+        await collect()
     assert received == [0, 1, 2, 3]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +51,9 @@ class TimedTranscript:
 
 
 @pytest.fixture(scope="session")
-def local_engine() -> Iterator[LocalWhisperEngine]:
-    engine = LocalWhisperEngine()
-    asyncio.run(engine.load())
-    yield engine
-    asyncio.run(engine.close())
+def local_engine(whisper_engine: LocalWhisperEngine) -> LocalWhisperEngine:
+    """The session's one loaded tiny.en (conftest), shared with the server tests."""
+    return whisper_engine
 
 
 @pytest.fixture(scope="session")

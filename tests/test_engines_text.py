@@ -14,9 +14,7 @@ from server.engines.stt.wer import count_fillers, normalise_words, word_error_ra
 from server.errors import InvalidArgument
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
-raw_words = st.lists(
-    st.tuples(st.text(max_size=8), any_float, any_float, any_float), max_size=30
-)
+raw_words = st.lists(st.tuples(st.text(max_size=8), any_float, any_float, any_float), max_size=30)
 
 
 @given(raw_words, st.floats(min_value=0, max_value=3600))

@@ -16,9 +16,7 @@ from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, FixtureResume, read
 
 async def upload(stubs: Stubs, account: Account, fixture: FixtureResume) -> resume_pb2.Resume:
     reply = await stubs.resume.UploadResume(
-        resume_pb2.UploadResumeRequest(
-            filename=fixture.filename, content=read(fixture.filename)
-        ),
+        resume_pb2.UploadResumeRequest(filename=fixture.filename, content=read(fixture.filename)),
         metadata=account.metadata,
     )
     resume: resume_pb2.Resume = reply.resume
@@ -48,7 +46,7 @@ async def test_not_found_before_any_upload(stubs: Stubs, account: Account) -> No
 async def test_the_second_call_is_served_from_the_cache(
     running: RunningServer, stubs: Stubs, account: Account
 ) -> None:
-    resume = await upload(stubs, account, SINGLE_COLUMN)
+    await upload(stubs, account, SINGLE_COLUMN)
     assert await cached_rows(running, account) == []
     first = await knowledge_set(stubs, account)
     second = await knowledge_set(stubs, account)

@@ -9,10 +9,11 @@ import grpc
 import pytest
 
 from generated.samvaad.v1 import resume_pb2
+from server.engines.llm import LlmError, OpenAIJsonChat
 from tests.conftest import (
     Account,
-    _empty_all_tables,
     Stubs,
+    _empty_all_tables,
     make_settings,
     openai_settings,
     register,
@@ -115,8 +116,12 @@ def _failures() -> list[Any]:
     cut_off = chat_completion('{"skills": ["Pyth')
     cut_off["choices"][0]["finish_reason"] = "length"
     return [
-        pytest.param([Reply(500, error_body("boom"))] * 2, "server_error", 2, id="500"),
-        pytest.param([Reply(503, error_body("busy"), headers=RETRY_NOW)] * 2, "server_error", 2, id="503"),
+        pytest.param(
+            [Reply(500, error_body("boom"), headers=RETRY_NOW)] * 2, "server_error", 2, id="500"
+        ),
+        pytest.param(
+            [Reply(503, error_body("busy"), headers=RETRY_NOW)] * 2, "server_error", 2, id="503"
+        ),
         pytest.param(
             [Reply(429, error_body("slow down", "rate_limit_error"), headers=RETRY_NOW)] * 2,
             "rate_limited",
@@ -124,12 +129,19 @@ def _failures() -> list[Any]:
             id="429",
         ),
         pytest.param([Reply(delay=1.5)] * 2, "timeout", 2, id="timeout"),
-        pytest.param([Reply(401, error_body("bad key", "invalid_request_error"))], "client_error", 1, id="401"),
+        pytest.param(
+            [Reply(401, error_body("bad key", "invalid_request_error"))],
+            "client_error",
+            1,
+            id="401",
+        ),
         pytest.param([Reply(body=chat_completion("not json {"))], "bad_json", 1, id="not-json"),
         pytest.param([Reply(body=chat_completion("[1, 2]"))], "bad_json", 1, id="json-not-object"),
         pytest.param([Reply(body="<html>gateway</html>")], "bad_json", 1, id="html-body"),
         pytest.param([answer_with("Python")], "bad_answer", 1, id="wrong-shape"),
-        pytest.param([answer_with(["Underwater basket weaving"])], "bad_answer", 1, id="no-known-skill"),
+        pytest.param(
+            [answer_with(["Underwater basket weaving"])], "bad_answer", 1, id="no-known-skill"
+        ),
         pytest.param([Reply(body=refusal)], "refused", 1, id="refusal"),
         pytest.param([Reply(body=cut_off)], "truncated", 1, id="cut-off"),
     ]
@@ -194,8 +206,13 @@ async def test_a_model_that_is_down_still_gets_a_knowledge_set(
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-      "SKILL_EXTRACTOR": "offline"}],
+    [
+        {
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "SKILL_EXTRACTOR": "offline",
+        }
+    ],
 )
 async def test_the_offline_extractor_can_be_forced_with_a_key_set(
     stubs: Stubs, account: Account
@@ -206,8 +223,13 @@ async def test_the_offline_extractor_can_be_forced_with_a_key_set(
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
-      "OPENAI_MAX_RETRIES": 0}],
+    [
+        {
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+            "OPENAI_MAX_RETRIES": 0,
+        }
+    ],
 )
 async def test_an_unreachable_server_is_a_connection_failure(
     stubs: Stubs, account: Account
@@ -227,3 +249,48 @@ async def test_bad_uploads_never_reach_the_model(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert fake_openai.requests_to(CHAT) == []
+
+
+# --- the engine itself, as other features use it ------------------------------------
+
+
+async def test_complete_json_is_a_plain_json_object_call(fake_openai: FakeOpenAI) -> None:
+    chat = OpenAIJsonChat.from_settings(make_settings(**openai_settings(fake_openai)))
+    assert chat is not None
+    fake_openai.queue(CHAT, Reply(body=chat_completion({"answer": 42})))
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer"}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    try:
+        answer = await chat.complete_json("system says", "user says", "the_answer", schema)
+    finally:
+        await chat.close()
+    assert answer == {"answer": 42}
+    body = fake_openai.requests_to(CHAT)[0].json()
+    assert body["response_format"]["json_schema"]["name"] == "the_answer"
+    assert body["response_format"]["json_schema"]["schema"] == schema
+    assert [m["content"] for m in body["messages"]] == ["system says", "user says"]
+    assert "max_completion_tokens" not in body
+
+
+async def test_every_engine_failure_is_one_exception_type(fake_openai: FakeOpenAI) -> None:
+    chat = OpenAIJsonChat.from_settings(
+        make_settings(**openai_settings(fake_openai, OPENAI_MAX_RETRIES=0))
+    )
+    assert chat is not None
+    fake_openai.queue(CHAT, Reply(502, error_body("bad gateway")))
+    try:
+        with pytest.raises(LlmError) as caught:
+            await chat.complete_json("s", "u", "x", {"type": "object"}, max_output_tokens=5)
+    finally:
+        await chat.close()
+    assert caught.value.kind == "server_error"
+    assert fake_openai.requests_to(CHAT)[0].json()["max_completion_tokens"] == 5
+
+
+def test_no_key_no_engine() -> None:
+    assert OpenAIJsonChat.from_settings(make_settings()) is None
+    assert OpenAIJsonChat.from_settings(make_settings(OPENAI_API_KEY="")) is None

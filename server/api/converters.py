@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from generated.samvaad.v1 import auth_pb2, interview_pb2
+from generated.samvaad.v1 import auth_pb2, interview_pb2, transcription_pb2
 from server.domain.auth import TokenPair, UserProfile
 from server.domain.interviews import AttemptView, InterviewView, QuestionView
 from server.domain.questions import Difficulty
+from server.domain.transcriptions import AnswerConfig, StoredTranscription
 from server.errors import InvalidArgument
 
 
@@ -107,4 +108,48 @@ def question_attempt(view: AttemptView) -> interview_pb2.QuestionAttempt:
         question_text=view.question_text,
         create_time=timestamp(view.created_at),
         has_transcription=view.has_transcription,
+    )
+
+
+# --- transcriptions -----------------------------------------------------------------
+
+
+def transcription(stored: StoredTranscription) -> transcription_pb2.Transcription:
+    result = stored.transcript
+    return transcription_pb2.Transcription(
+        text=result.text,
+        words=[
+            transcription_pb2.Word(
+                word=w.word,
+                start_offset=duration(w.start),
+                end_offset=duration(w.end),
+                probability=w.probability,
+            )
+            for w in result.words
+        ],
+        language=result.language,
+        duration=duration(stored.audio.duration),
+        engine=result.engine,
+        model=result.model,
+    )
+
+
+def audio_info(stored: StoredTranscription) -> transcription_pb2.AudioInfo:
+    audio = stored.audio
+    return transcription_pb2.AudioInfo(
+        format=audio.format,
+        size_bytes=audio.size_bytes,
+        duration=duration(audio.duration),
+        filename=audio.filename,
+        mime_type=audio.mime_type,
+    )
+
+
+def answer_config(config: transcription_pb2.AudioConfig) -> AnswerConfig:
+    return AnswerConfig(
+        question_attempt_id=config.question_attempt_id,
+        language=config.language,
+        filename=config.filename,
+        mime_type=config.mime_type,
+        request_id=config.request_id,
     )

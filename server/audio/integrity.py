@@ -1,10 +1,13 @@
 """Is the file all there? Container-level checks FFmpeg does not make.
 
-FFmpeg decodes a cut-off WAV, Ogg or live WebM without a word: it simply
-stops early, and the transcript would silently miss the end of the answer.
-Each container says how long its pieces are, so a piece that runs past the
-end of the file shows the upload was cut short. A cut that falls exactly on a
-piece boundary cannot be told from a shorter recording, and is harmless.
+FFmpeg decodes a cut-off WAV, Ogg, live WebM or constant-bitrate MP3 without
+a word: it simply stops early, and the transcript would silently miss the end
+of the answer. Each of these containers says how long its pieces are (the
+data chunk, the page, the EBML element, the frame), so a piece that runs past
+the end of the file shows the upload was cut short. A cut that falls exactly
+on a piece boundary cannot be told from a shorter recording, and is harmless.
+FLAC and M4A need no walk: FFmpeg fails on them, or their header's duration
+gives the cut away (see `probe`).
 
 Each check reads headers only and returns a description of the problem, or None.
 """

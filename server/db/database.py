@@ -15,6 +15,7 @@ from server.repositories.interviews import (
     AttemptRepository,
     InterviewRepository,
     QuestionRepository,
+    TranscriptRepository,
 )
 from server.repositories.resumes import KnowledgeSetRepository, ResumeRepository
 from server.repositories.users import (
@@ -39,6 +40,7 @@ class UnitOfWork:
         self.interviews = InterviewRepository(session)
         self.questions = QuestionRepository(session)
         self.attempts = AttemptRepository(session)
+        self.transcripts = TranscriptRepository(session)
 
 
 def is_connectivity_error(error: BaseException) -> bool:

@@ -7,6 +7,7 @@ schema; `tests/test_migrations.py` checks that they do.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -184,5 +185,20 @@ class QuestionAttempt(Base):
         ForeignKey("interviews.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    # Set when an answer has been transcribed and stored on this attempt.
+    # Set when an answer has been transcribed and stored on this attempt; the
+    # columns below are written with it, in one statement.
     transcribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The client's idempotency key of the upload that produced the transcript.
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    transcript_text: Mapped[str | None] = mapped_column(Text)
+    # [[word, start_seconds, end_seconds, probability], ...]
+    transcript_words: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    transcript_language: Mapped[str | None] = mapped_column(String(16))
+    transcript_engine: Mapped[str | None] = mapped_column(String(32))
+    transcript_model: Mapped[str | None] = mapped_column(String(128))
+    audio_format: Mapped[str | None] = mapped_column(String(16))
+    audio_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    audio_duration_seconds: Mapped[float | None] = mapped_column(Float)
+    audio_filename: Mapped[str | None] = mapped_column(String(255))
+    audio_mime_type: Mapped[str | None] = mapped_column(String(64))
+    processing_seconds: Mapped[float | None] = mapped_column(Float)

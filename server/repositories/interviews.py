@@ -202,3 +202,19 @@ class AttemptRepository:
 def _after(major: object, minor: object, cursor: tuple[int, int]) -> object:
     """Rows strictly after `cursor` in (major, minor) order."""
     return or_(major > cursor[0], and_(major == cursor[0], minor > cursor[1]))  # type: ignore[operator]
+
+
+class TranscriptRepository:
+    """Transcripts live on their question attempt; written once, in one statement."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def store(self, attempt_id: int, values: dict[str, object], now: datetime) -> bool:
+        """False when the attempt already has a transcript (a concurrent upload won)."""
+        result = await self._session.execute(
+            update(QuestionAttempt)
+            .where(QuestionAttempt.id == attempt_id, QuestionAttempt.transcribed_at.is_(None))
+            .values(transcribed_at=now, **values)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)

@@ -8,7 +8,8 @@ kills the child when it is late; the child runs under an address-space limit
 and a CPU-time limit of its own, so it ends even if the parent cannot kill it.
 A semaphore bounds how many PDFs are read at once.
 
-This module is imported by the child, so it imports nothing heavy but pypdf.
+The forkserver preloads this module and pypdf, so children start warm; keep
+its imports light.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Literal
+from typing import Literal, cast, get_args
 
 from server.errors import Unavailable
-
-log = logging.getLogger(__name__)
 
 Problem = Literal[
     "encrypted", "unreadable", "truncated", "too_many_pages", "too_much_text", "too_complex"
 ]
 
+_PROBLEMS = frozenset(get_args(Problem))
 # Starting a child is quick, but it imports the main module again when the server
 # was started from a script; the time cap only counts from when it is ready.
 _CHILD_START_SECONDS = 30.0
@@ -105,27 +105,27 @@ class PdfTextReader:
         self._waiters.shutdown(wait=False, cancel_futures=True)
 
     def _read_in_child(self, data: bytes) -> PdfText:
-        receiver, sender = self._context.Pipe(duplex=False)
-        child = self._context.Process(  # type: ignore[attr-defined]
-            target=_child_main,
-            args=(sender, data, self._limits),
-            name="samvaad-pdf-text",
-            daemon=True,
-        )
         with self._lock:
             if self._closed:
-                raise RuntimeError("the PDF reader is closed")
+                raise _shutting_down()
+            receiver, sender = self._context.Pipe(duplex=False)
+            child = self._context.Process(  # type: ignore[attr-defined]
+                target=_child_main,
+                args=(sender, data, self._limits),
+                name="samvaad-pdf-text",
+                daemon=True,
+            )
             child.start()
             self._children.add(child)
         sender.close()
         try:
             if _receive(receiver, _CHILD_START_SECONDS) != _READY:
                 if self._closed:
-                    raise Unavailable("the server is shutting down; retry", reason="SHUTTING_DOWN")
+                    raise _shutting_down()
                 raise RuntimeError(f"the PDF reader process did not start: {child.exitcode=}")
             answer = _receive(receiver, self._limits.timeout_seconds)
             if answer is None and self._closed:
-                raise Unavailable("the server is shutting down; retry", reason="SHUTTING_DOWN")
+                raise _shutting_down()
             return _outcome(answer)
         finally:
             if child.is_alive():
@@ -134,6 +134,10 @@ class PdfTextReader:
             receiver.close()
             with self._lock:
                 self._children.discard(child)
+
+
+def _shutting_down() -> Unavailable:
+    return Unavailable("the server is shutting down; retry", reason="SHUTTING_DOWN")
 
 
 def _receive(receiver: Connection, timeout: float) -> object:
@@ -150,7 +154,8 @@ def _outcome(answer: object) -> PdfText:
     status, payload, pages = answer
     if status == "ok" and isinstance(payload, str):
         return PdfText(payload, pages)
-    raise PdfReadFailed(payload if isinstance(payload, str) else "unreadable", pages)  # type: ignore[arg-type]
+    problem = cast(Problem, payload) if payload in _PROBLEMS else "unreadable"
+    raise PdfReadFailed(problem, pages)
 
 
 def _process_context() -> BaseContext:

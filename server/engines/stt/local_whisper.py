@@ -183,11 +183,13 @@ class LocalWhisperEngine:
             beam_size=self._beam_size,
             word_timestamps=True,
             initial_prompt=prompt,
-            # Carry each window's text into the next: the prompt's spelling and
-            # its fillers keep steering answers longer than 30 seconds.
-            condition_on_previous_text=True,
-            # Silero VAD (bundled with faster-whisper) skips silences, where
-            # Whisper otherwise invents text: WER on Speech.mp3 0.22 -> 0.12.
+            # Feeding each 30-second window's own output to the next made
+            # tiny.en skip or repeat whole passages of Speech.mp3 (WER up to
+            # 0.33); without it the prompt steers the first window only, and
+            # WER stays at 0.13-0.14 whatever the context. See docs/transcription.md.
+            condition_on_previous_text=False,
+            # Silero VAD (bundled with faster-whisper, no download) drops long
+            # silences, where Whisper otherwise invents text ("Thank you.").
             vad_filter=True,
         )
         texts: list[str] = []

@@ -89,9 +89,7 @@ class OpenAIWhisperEngine:
     def _result(self, response: TranscriptionVerbose, language: str) -> TranscriptResult:
         # The client builds the response without validating it: check what we use.
         try:
-            if not isinstance(response, TranscriptionVerbose) or not isinstance(
-                response.text, str
-            ):
+            if not isinstance(response, TranscriptionVerbose) or not isinstance(response.text, str):
                 raise TypeError(f"got {type(response).__name__} without a text")
             words = response.words or []
             duration = _duration(response, words)
