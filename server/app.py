@@ -37,13 +37,13 @@ from server.db.engine import create_engine
 from server.domain.auth import AuthService, LoginPolicy
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
+from server.domain.passwords import PasswordHasher
 from server.domain.questions import (
     OfflineQuestionGenerator,
     OpenAIQuestionGenerator,
     QuestionGenerator,
     load_bank,
 )
-from server.domain.passwords import PasswordHasher
 from server.domain.resume.service import ResumeService
 from server.domain.tokens import AccessTokenCodec
 from server.domain.transcriptions import TranscriptionService

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from server.config import DEFAULT_JWT_SECRET, Settings
 
 
-def settings(monkeypatch: pytest.MonkeyPatch, env_file: Path | None = None, **env: str) -> Settings:
+def settings(monkeypatch: pytest.MonkeyPatch, env_file: Path | None = None, **env: Any) -> Settings:
     for name in ("DATABASE_URL", "POSTGRES_HOST", "ENVIRONMENT", "JWT_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -75,7 +76,7 @@ def test_dotenv_file_is_read_and_environment_wins(
 def test_production_refuses_default_or_short_secrets(
     monkeypatch: pytest.MonkeyPatch, secret: str | None
 ) -> None:
-    env = {"ENVIRONMENT": "production"}
+    env: dict[str, Any] = {"ENVIRONMENT": "production"}
     if secret is not None:
         env["JWT_SECRET_KEY"] = secret
     with pytest.raises(ValidationError, match="JWT_SECRET_KEY"):
@@ -108,8 +109,9 @@ def test_production_refuses_cheap_password_hashing(monkeypatch: pytest.MonkeyPat
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    env: dict[str, Any] = {name: value}
     with pytest.raises(ValidationError):
-        settings(monkeypatch, **{name: value})
+        settings(monkeypatch, **env)
 
 
 def test_env_example_lists_every_setting() -> None:

@@ -123,10 +123,11 @@ def test_ids_are_int64_and_times_are_well_known_types() -> None:
             if field.name == "id" or (field.name.endswith("_id") and field.name != "request_id"):
                 assert field.type == field.TYPE_INT64, f"{message}.{field.name}"
             # processing_time is a span (Duration); every other *_time is a point in time.
+            kind = field.message_type.full_name if field.message_type else field.type
             if field.name.endswith("_time") and field.name != "processing_time":
-                assert field.message_type.full_name == "google.protobuf.Timestamp"
+                assert kind == "google.protobuf.Timestamp", f"{message}.{field.name}"
             if field.name.endswith(("_offset", "duration")):
-                assert field.message_type.full_name == "google.protobuf.Duration"
+                assert kind == "google.protobuf.Duration", f"{message}.{field.name}"
 
 
 def test_audio_payload_is_a_oneof_with_config_first() -> None:

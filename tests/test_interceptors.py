@@ -198,18 +198,6 @@ async def test_unsafe_request_ids_are_replaced(stubs: Stubs, account: Account) -
     assert len(request_id) == 32
 
 
-async def test_unimplemented_methods_say_so(stubs: Stubs, account: Account) -> None:
-    from generated.samvaad.v1 import interview_pb2
-
-    error = await expect_status(
-        stubs.interview.GetInterview(
-            interview_pb2.GetInterviewRequest(interview_id=1), metadata=account.metadata
-        ),
-        grpc.StatusCode.UNIMPLEMENTED,
-    )
-    assert "InterviewService/GetInterview" in (error.details() or "")
-
-
 class _Explodes(AsyncServerInterceptor):
     """Stands in for a servicer with a bug."""
 

@@ -22,9 +22,9 @@ PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 async def create(
     stubs: Stubs, account: Account, track: str = "backend", difficulty: int = pb.DIFFICULTY_MEDIUM
 ) -> pb.CreateInterviewResponse:
-    return await stubs.interview.CreateInterview(
-        pb.CreateInterviewRequest(track=track, difficulty=difficulty), metadata=account.metadata
-    )
+    request = pb.CreateInterviewRequest(track=track)
+    request.difficulty = difficulty  # type: ignore[assignment]  # unknown numbers on purpose
+    return await stubs.interview.CreateInterview(request, metadata=account.metadata)
 
 
 async def generate(
@@ -355,3 +355,61 @@ async def test_get_needs_a_positive_id(stubs: Stubs, account: Account, interview
         INVALID,
     )
     assert violated_fields(error) == {"interview_id"}
+
+
+# --- questions from the resume ---------------------------------------------------
+
+
+async def _upload_text_resume(stubs: Stubs, account: Account, text: str) -> None:
+    from generated.samvaad.v1 import resume_pb2
+
+    await stubs.resume.UploadResume(
+        resume_pb2.UploadResumeRequest(
+            filename="resume.txt", content_type="text/plain", content=text.encode()
+        ),
+        metadata=account.metadata,
+    )
+
+
+SENIOR_RESUME = """Ravi Kumar, Staff Backend Engineer
+Skills: Kafka, PostgreSQL, Kubernetes, Go, Redis
+Experience
+Principal Engineer, Streamline Inc. (Jan 2016 - Present)
+Senior Engineer, Datacorp (Mar 2011 - Dec 2015)
+"""
+FRESHER_RESUME = """Meera Shah, Graduate
+Skills: Python, pandas, scikit-learn
+Education: B.Tech Computer Science, 2021 - 2025
+"""
+
+
+async def test_use_resume_asks_about_the_candidates_own_skills(
+    stubs: Stubs, account: Account
+) -> None:
+    await _upload_text_resume(stubs, account, SENIOR_RESUME)
+    interview = (await create(stubs, account, "backend", pb.DIFFICULTY_HARD)).interview
+    reply = await generate(stubs, account, interview.id, 8, use_resume=True)
+    skills = {"Kafka", "PostgreSQL", "Kubernetes", "Go", "Redis"}
+    tailored = [q for q in reply.questions if q.topic in skills and q.topic in q.text]
+    assert len(tailored) >= 2, [q.text for q in reply.questions]
+
+
+async def test_use_resume_without_a_resume_is_failed_precondition(
+    stubs: Stubs, account: Account
+) -> None:
+    interview = (await create(stubs, account)).interview
+    error = await expect_status(
+        generate(stubs, account, interview.id, use_resume=True), PRECONDITION
+    )
+    assert reason(error) == "RESUME_REQUIRED"
+
+
+async def test_a_fresher_gets_fewer_design_questions_than_a_senior(stubs: Stubs) -> None:
+    design = {}
+    for label, resume in (("fresher", FRESHER_RESUME), ("senior", SENIOR_RESUME)):
+        account = await register(stubs)
+        await _upload_text_resume(stubs, account, resume)
+        interview = (await create(stubs, account, "backend", pb.DIFFICULTY_MEDIUM)).interview
+        reply = await generate(stubs, account, interview.id, 12, use_resume=True)
+        design[label] = sum(q.category == "system_design" for q in reply.questions)
+    assert design["fresher"] < design["senior"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from generated.samvaad.v1 import resume_pb2
 from server.db.models import KnowledgeSet
 from tests.conftest import Account, RunningServer, Stubs, start_server, stop_server
 from tests.helpers import expect_status, reason
-from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, FixtureResume, read
+from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, FixtureResume, expected_years, read
 
 
 async def upload(stubs: Stubs, account: Account, fixture: FixtureResume) -> resume_pb2.Resume:
@@ -137,4 +138,5 @@ async def test_the_candidate_profile_is_the_current_resume(
     profile = await running.app.resumes.candidate_profile(account.user.id)
     assert profile is not None
     assert profile.skills == list(resume.skills)
-    assert profile.years_experience == resume.years_experience == 12.0
+    years = expected_years(PLAIN, datetime.now(UTC).date())
+    assert profile.years_experience == resume.years_experience == years

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from server.db.models import Interview, Question, QuestionAttempt
 from server.domain.questions import GeneratedQuestion
@@ -167,7 +168,7 @@ class AttemptRepository:
         await self._session.flush()
         return attempt
 
-    def _with_question(self) -> Select[tuple[QuestionAttempt, Question]]:
+    def _with_question(self) -> Select[QuestionAttempt, Question]:
         return select(QuestionAttempt, Question).join(
             Question, Question.id == QuestionAttempt.question_id
         )
@@ -199,9 +200,11 @@ class AttemptRepository:
         return (row[0], row[1], row[2]) if row else None
 
 
-def _after(major: object, minor: object, cursor: tuple[int, int]) -> object:
+def _after(
+    major: InstrumentedAttribute[int], minor: InstrumentedAttribute[int], cursor: tuple[int, int]
+) -> ColumnElement[bool]:
     """Rows strictly after `cursor` in (major, minor) order."""
-    return or_(major > cursor[0], and_(major == cursor[0], minor > cursor[1]))  # type: ignore[operator]
+    return or_(major > cursor[0], and_(major == cursor[0], minor > cursor[1]))
 
 
 class TranscriptRepository:

@@ -188,6 +188,8 @@ def _limit_resources(limits: PdfLimits) -> None:
         import resource
     except ImportError:  # not on POSIX: the parent's time cap still applies
         return
+    # SIGXCPU would otherwise dump a core of a process that is being stopped on purpose.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     cpu = math.ceil(limits.timeout_seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     if limits.memory_bytes is not None:

@@ -1,0 +1,1 @@
+"""Clients of the Samvaad API: the `samvaad` command line and the demo."""

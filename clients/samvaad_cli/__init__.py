@@ -1,0 +1,1 @@
+"""`samvaad`: the command-line client of the Samvaad gRPC API."""

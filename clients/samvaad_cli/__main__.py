@@ -1,0 +1,3 @@
+from clients.samvaad_cli.cli import main
+
+main()

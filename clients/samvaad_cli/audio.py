@@ -1,0 +1,46 @@
+"""Streaming a recorded answer: one config message, then the file in 64 KiB chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from generated.samvaad.v1 import transcription_pb2
+
+# Well under the server's per-chunk limit (1 MiB) and in the 16-256 KiB range
+# that gRPC recommends for streamed payloads.
+CHUNK_BYTES = 64 * 1024
+
+# The formats the server accepts, by extension. Anything else is sent without
+# a MIME type, which makes no claim: the server recognises the bytes.
+MIME_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".aac": "audio/mp4",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".webm": "audio/webm",
+}
+
+
+def guess_mime_type(path: Path) -> str:
+    return MIME_TYPES.get(path.suffix.lower(), "")
+
+
+def answer_requests(
+    config: transcription_pb2.AudioConfig,
+    path: Path,
+    chunk_bytes: int = CHUNK_BYTES,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Iterator[transcription_pb2.TranscribeAnswerRequest]:
+    """The TranscribeAnswer stream. `on_chunk(size)` runs as each chunk is handed to gRPC."""
+    yield transcription_pb2.TranscribeAnswerRequest(config=config)
+    with path.open("rb") as file:
+        while chunk := file.read(chunk_bytes):
+            yield transcription_pb2.TranscribeAnswerRequest(audio_content=chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))

@@ -1,0 +1,201 @@
+"""Hostile input: every RPC gets random field values and random bytes as messages.
+
+Whatever arrives, the server must answer with a status it chose on purpose: never
+INTERNAL or UNKNOWN (a bug), never a hang (DEADLINE_EXCEEDED), and it must keep
+serving afterwards. Raw bytes go through a generic channel method with no serializer,
+so they reach the server exactly as drawn, undecodable ones included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generated.samvaad.v1 import (
+    auth_pb2,
+    interview_pb2,
+    resume_pb2,
+    transcription_pb2,
+)
+from generated.samvaad.v1 import interview_pb2 as ipb
+from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
+from tests.conftest import Account, Stubs
+
+METHODS: list[MethodDescriptor] = [
+    method
+    for module in (auth_pb2, resume_pb2, interview_pb2, transcription_pb2)
+    for service in module.DESCRIPTOR.services_by_name.values()
+    for method in service.methods
+]
+# A bug shows up as one of these; every other code is a deliberate answer.
+BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED}
+# Generous: only a hang should ever reach it.
+CALL_TIMEOUT = 30.0
+MAX_DEPTH = 3
+
+FUZZ_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    # The server is started once per test and deliberately shared by its examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# Prefixes that get random bytes past the first checks (file-type sniffing, auth parsing).
+INTERESTING_HEADS = [
+    b"",
+    b"%PDF-1.7\n",
+    b"RIFF\x24\x00\x00\x00WAVEfmt ",
+    b"OggS\x00\x02",
+    b"ID3\x04\x00",
+    b"fLaC",
+    b"\x1a\x45\xdf\xa3",
+]
+INTERESTING_TEXT = ["", "en", "backend", "Data Science", "asha@example.com", "x" * 5000, "\u0000"]
+
+
+@pytest.fixture
+def server_stt_engine(whisper_engine: LocalWhisperEngine) -> TranscriptionEngine:
+    # A loaded engine, so that a random stream which happens to be audio is transcribed.
+    return whisper_engine
+
+
+@pytest.fixture
+async def owned(stubs: Stubs, account: Account) -> Account:
+    """An account that owns an interview, questions and attempts, so small ids hit real rows."""
+    interview = await stubs.interview.CreateInterview(
+        ipb.CreateInterviewRequest(track="backend"), metadata=account.metadata
+    )
+    await stubs.interview.GenerateQuestions(
+        ipb.GenerateQuestionsRequest(interview_id=interview.interview.id, count=3),
+        metadata=account.metadata,
+    )
+    return account
+
+
+def path_of(method: MethodDescriptor) -> str:
+    return f"/{method.containing_service.full_name}/{method.name}"
+
+
+def _scalar_values(field: FieldDescriptor) -> st.SearchStrategy[Any]:
+    kind = field.type
+    if kind in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64):
+        return st.integers(-(2**63), 2**63 - 1)
+    if kind in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_ENUM):
+        # proto3 enums are open: any int32 may arrive.
+        return st.integers(-(2**31), 2**31 - 1)
+    if kind == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if kind == FieldDescriptor.TYPE_STRING:
+        return st.one_of(st.text(max_size=200), st.sampled_from(INTERESTING_TEXT))
+    if kind == FieldDescriptor.TYPE_BYTES:
+        return st.builds(
+            bytes.__add__, st.sampled_from(INTERESTING_HEADS), st.binary(max_size=4096)
+        )
+    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return st.floats(width=32 if kind == FieldDescriptor.TYPE_FLOAT else 64)
+    raise AssertionError(f"no strategy for field {field.full_name} of type {kind}")
+
+
+def messages_of(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
+    """Instances of `descriptor`'s message with any subset of its fields set to random values."""
+    message_class = message_factory.GetMessageClass(descriptor)
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for field in descriptor.fields:
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            if depth >= MAX_DEPTH:
+                continue
+            optional[field.name] = messages_of(field.message_type, depth + 1)
+        else:
+            optional[field.name] = _scalar_values(field)
+    # For a oneof, the value set last wins; every member still gets drawn sometimes.
+    return st.fixed_dictionaries({}, optional=optional).map(lambda values: message_class(**values))
+
+
+def credentials(account: Account) -> st.SearchStrategy[tuple[tuple[str, str], ...]]:
+    return st.sampled_from(
+        [
+            account.metadata,
+            (),
+            (("authorization", "Bearer not-a-token"),),
+            (("authorization", f"Bearer {account.tokens.refresh_token}"),),
+            (("authorization", account.tokens.access_token),),
+        ]
+    )
+
+
+async def send_raw(
+    channel: grpc.aio.Channel,
+    method: MethodDescriptor,
+    messages: Sequence[bytes],
+    metadata: tuple[tuple[str, str], ...],
+) -> grpc.StatusCode:
+    """Send already-serialised messages and return the status code of the answer."""
+    path = path_of(method)
+    try:
+        if method.client_streaming:
+
+            async def stream() -> AsyncIterator[bytes]:
+                for message in messages:
+                    yield message
+
+            await channel.stream_unary(path)(stream(), metadata=metadata, timeout=CALL_TIMEOUT)
+        else:
+            await channel.unary_unary(path)(messages[0], metadata=metadata, timeout=CALL_TIMEOUT)
+    except grpc.aio.AioRpcError as error:
+        assert error.code() not in BROKEN, f"{path}: {error.code()}: {error.details()}"
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+async def still_serving(stubs: Stubs, account: Account) -> None:
+    health = health_pb2_grpc.HealthStub(stubs.channel)
+    reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    me = await stubs.auth.GetMe(auth_pb2.GetMeRequest(), metadata=account.metadata, timeout=10)
+    assert me.user.id == account.user.id
+
+
+def _payloads(method: MethodDescriptor, values: st.SearchStrategy[bytes]) -> st.SearchStrategy[Any]:
+    """One message for a unary method, zero to six for a client stream."""
+    return st.lists(values, min_size=0, max_size=6) if method.client_streaming else values.map(
+        lambda one: [one]
+    )
+
+
+@pytest.mark.parametrize("method", METHODS, ids=path_of)
+async def test_random_field_values_get_a_deliberate_answer(
+    stubs: Stubs, owned: Account, method: MethodDescriptor
+) -> None:
+    serialised = messages_of(method.input_type).map(lambda m: m.SerializeToString())
+
+    @FUZZ_SETTINGS
+    @given(payload=_payloads(method, serialised), metadata=credentials(owned))
+    async def check(payload: list[bytes], metadata: tuple[tuple[str, str], ...]) -> None:
+        await send_raw(stubs.channel, method, payload, metadata)
+        await still_serving(stubs, owned)
+
+    await check()
+
+
+@pytest.mark.parametrize("method", METHODS, ids=path_of)
+async def test_random_bytes_get_a_deliberate_answer(
+    stubs: Stubs, owned: Account, method: MethodDescriptor
+) -> None:
+    raw = st.builds(bytes.__add__, st.sampled_from(INTERESTING_HEADS), st.binary(max_size=2048))
+
+    @FUZZ_SETTINGS
+    @given(payload=_payloads(method, raw), metadata=credentials(owned))
+    async def check(payload: list[bytes], metadata: tuple[tuple[str, str], ...]) -> None:
+        await send_raw(stubs.channel, method, payload, metadata)
+        await still_serving(stubs, owned)
+
+    await check()
