@@ -379,7 +379,10 @@ Senior Engineer, Datacorp (Mar 2011 - Dec 2015)
 """
 FRESHER_RESUME = """Meera Shah, Graduate
 Skills: Python, pandas, scikit-learn
-Education: B.Tech Computer Science, 2021 - 2025
+Experience
+Data Science Intern, Acme Analytics (Jun 2025 - Aug 2025)
+Education
+B.Tech Computer Science, 2021 - 2025
 """
 
 

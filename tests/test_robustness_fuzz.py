@@ -8,7 +8,10 @@ so they reach the server exactly as drawn, undecodable ones included.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -28,6 +31,7 @@ from generated.samvaad.v1 import (
 )
 from generated.samvaad.v1 import interview_pb2 as ipb
 from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
+from server.logs import request_id_var
 from tests.conftest import Account, Stubs
 
 METHODS: list[MethodDescriptor] = [
@@ -41,6 +45,7 @@ BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEA
 # Generous: only a hang should ever reach it.
 CALL_TIMEOUT = 30.0
 MAX_DEPTH = 3
+RPC_LOGGER = "samvaad.rpc"
 
 FUZZ_SETTINGS = settings(
     max_examples=25,
@@ -132,14 +137,60 @@ def credentials(account: Account) -> st.SearchStrategy[tuple[tuple[str, str], ..
     )
 
 
+class ServerOutcomes(logging.Handler):
+    """The status code each call ended with, as the server logged it, by request id."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.codes: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Emitted inside the call's own task, where its request id is set.
+        if record.getMessage() == "rpc finished":
+            self.codes[request_id_var.get()] = str(getattr(record, "code", ""))
+
+    async def code_of(self, request_id: str) -> str:
+        for _ in range(100):
+            if request_id in self.codes:
+                return self.codes[request_id]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the server logged no outcome for {request_id}")
+
+
+@pytest.fixture
+def server_outcomes() -> Iterator[ServerOutcomes]:
+    handler = ServerOutcomes()
+    rpc_log = logging.getLogger(RPC_LOGGER)
+    saved_level = rpc_log.level
+    rpc_log.setLevel(logging.INFO)
+    rpc_log.addHandler(handler)
+    yield handler
+    rpc_log.removeHandler(handler)
+    rpc_log.setLevel(saved_level)
+
+
+def _client_failed_to_send(error: grpc.aio.AioRpcError) -> bool:
+    """The client's own core failed a write because the server had already answered.
+
+    grpc.aio then reports INTERNAL "Internal error from Core" in place of the server's
+    status, so that status has to be read from the server's log instead.
+    """
+    return error.details() == "Internal error from Core" and "SendMessage" in (
+        error.debug_error_string() or ""
+    )
+
+
 async def send_raw(
     channel: grpc.aio.Channel,
     method: MethodDescriptor,
     messages: Sequence[bytes],
     metadata: tuple[tuple[str, str], ...],
-) -> grpc.StatusCode:
-    """Send already-serialised messages and return the status code of the answer."""
+    outcomes: ServerOutcomes,
+) -> None:
+    """Send already-serialised messages; fail if the answer is not a deliberate one."""
     path = path_of(method)
+    request_id = f"fuzz-{uuid.uuid4().hex}"
+    metadata = (*metadata, ("x-request-id", request_id))
     try:
         if method.client_streaming:
 
@@ -151,9 +202,11 @@ async def send_raw(
         else:
             await channel.unary_unary(path)(messages[0], metadata=metadata, timeout=CALL_TIMEOUT)
     except grpc.aio.AioRpcError as error:
+        if _client_failed_to_send(error):
+            code = await outcomes.code_of(request_id)
+            assert code not in {c.name for c in BROKEN}, f"{path}: the server answered {code}"
+            return
         assert error.code() not in BROKEN, f"{path}: {error.code()}: {error.details()}"
-        return error.code()
-    return grpc.StatusCode.OK
 
 
 async def still_serving(stubs: Stubs, account: Account) -> None:
@@ -172,30 +225,34 @@ def _payloads(method: MethodDescriptor, values: st.SearchStrategy[bytes]) -> st.
 
 
 @pytest.mark.parametrize("method", METHODS, ids=path_of)
+@FUZZ_SETTINGS
+@given(data=st.data())
 async def test_random_field_values_get_a_deliberate_answer(
-    stubs: Stubs, owned: Account, method: MethodDescriptor
+    stubs: Stubs,
+    owned: Account,
+    server_outcomes: ServerOutcomes,
+    method: MethodDescriptor,
+    data: st.DataObject,
 ) -> None:
     serialised = messages_of(method.input_type).map(lambda m: m.SerializeToString())
-
-    @FUZZ_SETTINGS
-    @given(payload=_payloads(method, serialised), metadata=credentials(owned))
-    async def check(payload: list[bytes], metadata: tuple[tuple[str, str], ...]) -> None:
-        await send_raw(stubs.channel, method, payload, metadata)
-        await still_serving(stubs, owned)
-
-    await check()
+    payload = data.draw(_payloads(method, serialised), label="messages")
+    metadata = data.draw(credentials(owned), label="metadata")
+    await send_raw(stubs.channel, method, payload, metadata, server_outcomes)
+    await still_serving(stubs, owned)
 
 
 @pytest.mark.parametrize("method", METHODS, ids=path_of)
+@FUZZ_SETTINGS
+@given(data=st.data())
 async def test_random_bytes_get_a_deliberate_answer(
-    stubs: Stubs, owned: Account, method: MethodDescriptor
+    stubs: Stubs,
+    owned: Account,
+    server_outcomes: ServerOutcomes,
+    method: MethodDescriptor,
+    data: st.DataObject,
 ) -> None:
     raw = st.builds(bytes.__add__, st.sampled_from(INTERESTING_HEADS), st.binary(max_size=2048))
-
-    @FUZZ_SETTINGS
-    @given(payload=_payloads(method, raw), metadata=credentials(owned))
-    async def check(payload: list[bytes], metadata: tuple[tuple[str, str], ...]) -> None:
-        await send_raw(stubs.channel, method, payload, metadata)
-        await still_serving(stubs, owned)
-
-    await check()
+    payload = data.draw(_payloads(method, raw), label="messages")
+    metadata = data.draw(credentials(owned), label="metadata")
+    await send_raw(stubs.channel, method, payload, metadata, server_outcomes)
+    await still_serving(stubs, owned)

@@ -11,7 +11,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -19,7 +20,7 @@ from grpc_interceptor.server import AsyncServerInterceptor
 
 from server.api.context import set_current_user
 from server.api.status import to_grpc_status
-from server.errors import DomainError, Unauthenticated
+from server.errors import DomainError, InvalidArgument, Unauthenticated
 from server.logs import request_id_var
 
 log = logging.getLogger("samvaad.rpc")
@@ -84,13 +85,23 @@ class RequestIdInterceptor(AsyncServerInterceptor):
 
 
 class ErrorInterceptor(AsyncServerInterceptor):
-    """Domain errors become their canonical status; anything else INTERNAL, logged."""
+    """Domain errors become their canonical status; anything else INTERNAL, logged.
+
+    A request that does not parse as its message type is INVALID_ARGUMENT too: gRPC
+    would answer UNKNOWN (unary) or INTERNAL (streams) and name the exception.
+    """
+
+    async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        handler = await super().intercept_service(continuation, handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
 
     async def intercept(
         self, method: Callable[..., Any], request_or_iterator: Any, context: Any, method_name: str
     ) -> Any:
         try:
-            result = method(request_or_iterator, context)
+            result = method(_well_formed(request_or_iterator), context)
             return result if hasattr(result, "__aiter__") else await result
         except DomainError as error:
             status = to_grpc_status(error)
@@ -106,6 +117,46 @@ class ErrorInterceptor(AsyncServerInterceptor):
                 f"internal error; quote request id {request_id_var.get()} when reporting it",
                 _with_request_id(()),
             )
+
+
+@dataclass(frozen=True)
+class MalformedMessage:
+    """What a request that is not a valid protobuf message of its type deserialises to."""
+
+    problem: str
+
+
+def _tolerant(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def deserialize_or_flag(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except Exception as error:  # DecodeError, or whatever else hostile bytes provoke
+            return MalformedMessage(str(error) or type(error).__name__)
+
+    return deserialize_or_flag
+
+
+def _well_formed(request_or_iterator: Any) -> Any:
+    """The request, or for a stream its messages, with malformed ones refused."""
+    if isinstance(request_or_iterator, MalformedMessage):
+        raise _malformed(request_or_iterator)
+    if hasattr(request_or_iterator, "__aiter__"):
+        return _well_formed_stream(request_or_iterator)
+    return request_or_iterator
+
+
+async def _well_formed_stream(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for message in messages:
+        if isinstance(message, MalformedMessage):
+            raise _malformed(message)
+        yield message
+
+
+def _malformed(message: MalformedMessage) -> InvalidArgument:
+    return InvalidArgument(
+        f"the request is not a valid protobuf message: {message.problem}",
+        reason="MALFORMED_REQUEST",
+    )
 
 
 def _with_request_id(metadata: Any) -> tuple[tuple[str, Any], ...]:

@@ -159,8 +159,8 @@ _BASE_MIX: dict[Difficulty, dict[Category, float]] = {
         Category.BEHAVIORAL: 0.25,
     },
 }
-# Share of the non-behavioral questions that ask about the candidate's own skills.
-RESUME_SHARE = 0.4
+# Share of the technical questions that ask about the candidate's own skills instead.
+RESUME_SHARE = 0.6
 
 
 def design_weight_for_years(years: float | None) -> float:
@@ -191,20 +191,23 @@ def category_mix(
             profile.years_experience if profile else None
         )
         if has_skills:
-            for category in (Category.TECHNICAL, Category.SYSTEM_DESIGN):
-                moved = weights[category] * RESUME_SHARE
-                weights[category] -= moved
-                weights[Category.APPLIED] = weights.get(Category.APPLIED, 0.0) + moved
+            # Questions about the candidate's own skills replace generic technical
+            # ones; design questions stay, so experience alone decides their share.
+            moved = weights[Category.TECHNICAL] * RESUME_SHARE
+            weights[Category.TECHNICAL] -= moved
+            weights[Category.APPLIED] = moved
     total = sum(weights.values())
     exact = {category: count * weight / total for category, weight in weights.items()}
     mix = {category: int(share) for category, share in exact.items()}
     by_remainder = sorted(exact, key=lambda c: exact[c] - mix[c], reverse=True)
     for category in by_remainder[: count - sum(mix.values())]:
         mix[category] += 1
-    if has_skills and count >= 2 and mix.get(Category.APPLIED, 0) == 0:
-        donor = max(mix, key=lambda c: mix[c])
+    # A tailored interview must visibly use the resume, however the rounding fell.
+    floor = 2 if count >= 4 else 1 if count >= 2 else 0
+    while has_skills and mix.get(Category.APPLIED, 0) < floor:
+        donor = max((c for c in mix if c is not Category.APPLIED), key=lambda c: mix[c])
         mix[donor] -= 1
-        mix[Category.APPLIED] = 1
+        mix[Category.APPLIED] = mix.get(Category.APPLIED, 0) + 1
     return {category: n for category, n in mix.items() if n > 0}
 
 

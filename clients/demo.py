@@ -1,0 +1,219 @@
+"""`make demo`: a whole practice interview against a running server, in one command.
+
+Start the server first, in another terminal, with `make run`. The demo signs up a
+fresh user, uploads the sample resume shipped in clients/assets/, starts a backend
+interview with questions tailored to it, answers three of them with the recorded
+answers shipped beside it, completes the interview and shows what the candidate sees.
+
+    python -m clients.demo [--server 127.0.0.1:50051]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2
+from rich.console import Console
+from rich.rule import Rule
+
+from clients.samvaad_cli import commands
+from clients.samvaad_cli import output as fmt
+from clients.samvaad_cli.credentials import CredentialStore
+from clients.samvaad_cli.errors import describe
+from clients.samvaad_cli.session import ServerOptions, Session, default_server
+from generated.samvaad.v1 import interview_pb2, resume_pb2
+
+ASSETS = Path(__file__).parent / "assets"
+RESUME = ASSETS / "resume.pdf"
+# Any recording answers any question in a demo; these are short and clearly spoken.
+RECORDINGS = sorted(ASSETS.glob("answer-*.ogg"))
+TRACK = "backend"
+QUESTION_COUNT = 3
+REACH_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class AnsweredQuestion:
+    question: str
+    attempt_id: int
+    recording: str
+    transcript: str
+
+
+@dataclass
+class DemoResult:
+    email: str
+    password: str
+    skills: list[str]
+    years_experience: float | None
+    interview_id: int
+    answers: list[AnsweredQuestion] = field(default_factory=list)
+
+
+class ServerUnreachable(Exception):
+    pass
+
+
+def check_reachable(session: Session) -> None:
+    try:
+        reply = session.health.Check(
+            health_pb2.HealthCheckRequest(), timeout=REACH_TIMEOUT_SECONDS
+        )
+    except grpc.RpcError as error:
+        raise ServerUnreachable(describe(error).message) from None
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise ServerUnreachable("the server is up but not serving yet; try again in a moment")
+
+
+def run_demo(options: ServerOptions, console: Console, config_dir: Path) -> DemoResult:
+    """The whole flow. Tokens go to `config_dir`, not to the user's own sign-in."""
+    with Session(options, CredentialStore(config_dir)) as session:
+        check_reachable(session)
+        result = _sign_up(session, console)
+        _upload_resume(session, console, result)
+        questions = _start_interview(session, console, result)
+        _answer(session, console, result, questions)
+        _complete(session, console, result)
+        _show_candidate_view(console, result)
+        return result
+
+
+def _step(console: Console, title: str) -> None:
+    console.print(Rule(f"[bold]{title}", align="left"))
+
+
+def _sign_up(session: Session, console: Console) -> DemoResult:
+    _step(console, "1. Sign up a fresh demo candidate")
+    email = f"demo-{secrets.token_hex(4)}@example.com"
+    password = secrets.token_urlsafe(12)
+    reply = session.register(email, password, "Demo Candidate")
+    console.print(fmt.fields_table("", commands.user_rows(reply.user)))
+    return DemoResult(email, password, skills=[], years_experience=None, interview_id=0)
+
+
+def _upload_resume(session: Session, console: Console, result: DemoResult) -> None:
+    _step(console, f"2. Upload the resume {RESUME.name}")
+    request = resume_pb2.UploadResumeRequest(
+        filename=RESUME.name, content_type="application/pdf", content=RESUME.read_bytes()
+    )
+    reply: resume_pb2.UploadResumeResponse = session.call_authorized(
+        lambda md: session.resume.UploadResume(request, metadata=md, timeout=session.timeout)
+    )
+    resume = reply.resume
+    result.skills = list(resume.skills)
+    result.years_experience = (
+        resume.years_experience if resume.HasField("years_experience") else None
+    )
+    console.print(fmt.fields_table("What the server read", commands.resume_rows(resume)))
+
+
+def _start_interview(
+    session: Session, console: Console, result: DemoResult
+) -> list[interview_pb2.Question]:
+    _step(console, f"3. Start a {TRACK} interview with questions from the resume")
+    request = interview_pb2.CreateInterviewRequest(
+        track=TRACK, difficulty=interview_pb2.DIFFICULTY_MEDIUM
+    )
+    reply: interview_pb2.CreateInterviewResponse = session.call_authorized(
+        lambda md: session.interview.CreateInterview(request, metadata=md, timeout=session.timeout)
+    )
+    result.interview_id = reply.interview.id
+    generated = commands.generate_questions(
+        session, result.interview_id, count=QUESTION_COUNT, use_resume=True
+    )
+    console.print(
+        fmt.questions_table(
+            f"Interview {result.interview_id}: questions by the {generated.generator} generator",
+            generated.questions,
+        )
+    )
+    return list(generated.questions)
+
+
+def _answer(
+    session: Session,
+    console: Console,
+    result: DemoResult,
+    questions: list[interview_pb2.Question],
+) -> None:
+    _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
+    latest_attempt = {a.question_id: a.id for a in commands.list_attempts(session, result.interview_id)}
+    for question, recording in zip(questions, RECORDINGS, strict=False):
+        console.print(f"[bold]Q{question.position}.[/] {question.text}")
+        console.print(f"   streaming {recording.name} …")
+        reply = commands.transcribe(
+            session,
+            attempt_id=latest_attempt[question.id],
+            path=recording,
+            show_progress=console.is_terminal,
+        )
+        transcript = reply.transcription.text
+        console.print(
+            f"   [green]transcript[/] ({fmt.seconds(reply.audio.duration)} of audio, "
+            f"transcribed in {fmt.seconds(reply.processing_time)}): {transcript}\n"
+        )
+        result.answers.append(
+            AnsweredQuestion(question.text, reply.question_attempt_id, recording.name, transcript)
+        )
+
+
+def _complete(session: Session, console: Console, result: DemoResult) -> None:
+    _step(console, "5. Complete the interview")
+    request = interview_pb2.CompleteInterviewRequest(interview_id=result.interview_id)
+    reply: interview_pb2.CompleteInterviewResponse = session.call_authorized(
+        lambda md: session.interview.CompleteInterview(
+            request, metadata=md, timeout=session.timeout
+        )
+    )
+    console.print(fmt.interviews_table("", [reply.interview]))
+
+
+def _show_candidate_view(console: Console, result: DemoResult) -> None:
+    _step(console, "What the candidate sees")
+    console.print(
+        fmt.rows_table(
+            f"Interview {result.interview_id}",
+            ["question", "your answer, as transcribed"],
+            ((a.question, a.transcript) for a in result.answers),
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m clients.demo", description=__doc__)
+    parser.add_argument("--server", default=default_server(), help="host:port")
+    args = parser.parse_args(argv)
+    console = Console(highlight=False)
+    options = ServerOptions(address=args.server)
+    with tempfile.TemporaryDirectory(prefix="samvaad-demo-") as config_dir:
+        try:
+            result = run_demo(options, console, Path(config_dir))
+        except ServerUnreachable as error:
+            console.print(
+                f"[bold red]Cannot reach the Samvaad server at {args.server}[/] ({error}).\n"
+                "Start it in another terminal with [bold]make run[/], wait for "
+                "'samvaad listening', then run [bold]make demo[/] again."
+            )
+            return 2
+        except grpc.RpcError as error:
+            console.print("[bold red]The demo failed:[/]")
+            for line in describe(error).lines():
+                console.print(line, markup=False)
+            return 1
+    console.print(
+        f"\nThe demo account stays on the server: sign in with\n"
+        f"  SAMVAAD_PASSWORD='{result.password}' .venv/bin/samvaad login --email {result.email}\n"
+        f"and look around: `samvaad list`, `samvaad attempts {result.interview_id}`."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""`samvaad`: practise interviews against a Samvaad server from the terminal.
+
+    samvaad register --email asha@example.com --name Asha
+    samvaad resume upload resume.pdf
+    samvaad interview start --track backend --questions 3 --use-resume
+    samvaad attempts 1
+    samvaad answer 1 answer.ogg
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from clients.samvaad_cli import commands
+from clients.samvaad_cli.errors import CliError, describe
+from clients.samvaad_cli.output import Output
+from clients.samvaad_cli.session import SERVER_ENV, ServerOptions, Session, default_server
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after the command name (`samvaad --json me`, `samvaad me
+    --json`). Only the top-level parser has defaults, so a subcommand never overwrites them."""
+    parser = argparse.ArgumentParser(add_help=False)
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--server",
+        default=default(None),
+        help=f"host:port of the server (env {SERVER_ENV}; default 127.0.0.1:50051)",
+    )
+    parser.add_argument(
+        "--tls", action="store_true", default=default(False), help="connect with TLS"
+    )
+    parser.add_argument(
+        "--ca-cert",
+        type=Path,
+        default=default(None),
+        metavar="PEM",
+        help="trust this CA certificate (implies --tls); default: the system's roots",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON for scripts"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default(None),
+        metavar="SECONDS",
+        help=f"deadline of each call (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+        f"{commands.ANSWER_TIMEOUT_SECONDS:g} for answer)",
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
+    parser = argparse.ArgumentParser(
+        prog="samvaad",
+        description="Practise interviews against a Samvaad server.",
+        parents=[_common_options(defaults=True)],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, handler: commands.Command, help_text: str, group: argparse._SubParsersAction[
+            argparse.ArgumentParser
+        ] = sub,
+    ) -> argparse.ArgumentParser:
+        child = group.add_parser(name, help=help_text, description=help_text, parents=[common])
+        child.set_defaults(handler=handler)
+        return child
+
+    def with_password(child: argparse.ArgumentParser) -> None:
+        child.add_argument("--email", required=True)
+        child.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help=f"read the password from stdin (else env {commands.PASSWORD_ENV}, else a prompt)",
+        )
+
+    child = command("register", commands.register, "create an account and sign in")
+    with_password(child)
+    child.add_argument("--name", required=True, help="display name")
+    with_password(command("login", commands.login, "sign in; tokens are kept for next time"))
+    command("logout", commands.logout, "revoke the session and forget its tokens")
+    command("me", commands.me, "show the signed-in user")
+
+    resume = sub.add_parser("resume", help="upload or show your resume")
+    resume_sub = resume.add_subparsers(dest="resume_command", required=True, metavar="COMMAND")
+    child = command(
+        "upload", commands.resume_upload, "upload a PDF or text resume", group=resume_sub
+    )
+    child.add_argument("file", help="a .pdf or .txt file")
+    child.add_argument("--content-type", help="default: from the file name")
+    command("show", commands.resume_show, "show the current resume", group=resume_sub)
+    command("knowledge", commands.knowledge, "the normalised skills of your resume")
+
+    interview = sub.add_parser("interview", help="start, show or complete an interview")
+    interview_sub = interview.add_subparsers(
+        dest="interview_command", required=True, metavar="COMMAND"
+    )
+    child = command(
+        "start",
+        commands.interview_start,
+        "start an interview (or resume the active one on the track)",
+        group=interview_sub,
+    )
+    child.add_argument("--track", required=True, help="backend, data_science, ml_engineering, …")
+    child.add_argument("--difficulty", choices=list(commands.DIFFICULTIES), default="medium")
+    child.add_argument(
+        "--questions", type=int, default=0, metavar="N", help="also generate N questions"
+    )
+    child.add_argument("--use-resume", action="store_true", help="tailor them to your resume")
+    child = command(
+        "generate",
+        commands.interview_generate,
+        "generate the questions of an interview (once; later calls show the same)",
+        group=interview_sub,
+    )
+    child.add_argument(
+        "interview_id", type=int, nargs="?", default=0, help="default: your latest active one"
+    )
+    child.add_argument("--count", type=int, default=0, help="1 to 20 (default 5)")
+    child.add_argument("--use-resume", action="store_true", help="tailor them to your resume")
+    for name, handler, help_text in [
+        ("show", commands.interview_show, "show an interview"),
+        ("complete", commands.interview_complete, "complete an interview"),
+    ]:
+        command(name, handler, help_text, group=interview_sub).add_argument(
+            "interview_id", type=int
+        )
+
+    command("list", commands.list_interviews, "list your interviews, newest first")
+    command("questions", commands.questions, "list the questions of an interview").add_argument(
+        "interview_id", type=int
+    )
+    command(
+        "attempts", commands.attempts, "list the attempts of an interview (answer takes their id)"
+    ).add_argument("interview_id", type=int)
+    command("retry", commands.retry, "open a new attempt at a question").add_argument(
+        "question_id", type=int
+    )
+
+    child = command(
+        "answer", commands.answer, "stream a recorded answer and print its transcript"
+    )
+    child.add_argument("attempt_id", type=int)
+    child.add_argument("file", help="wav, mp3, m4a, flac, ogg or webm")
+    child.add_argument("--language", default="", help="ISO 639-1 code (default en)")
+    child.add_argument("--mime-type", help="default: from the file name")
+    child.add_argument("--request-id", help="idempotency key (default: a new UUID)")
+    command("transcript", commands.transcript, "show the transcript of an attempt").add_argument(
+        "attempt_id", type=int
+    )
+
+    command("health", commands.health, "check the server's health (exit 1 unless SERVING)")
+    sub.choices["health"].add_argument("--service", default="", help="default: the whole server")
+    return parser
+
+
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    return ServerOptions(
+        address=args.server or default_server(),
+        tls=args.tls,
+        ca_cert=args.ca_cert,
+        timeout_seconds=args.timeout or DEFAULT_TIMEOUT_SECONDS,
+    )
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    out = Output(json_mode=args.json)
+    try:
+        with Session(server_options(args)) as session:
+            args.handler(session, args, out)
+    except grpc.RpcError as error:
+        out.failure(describe(error))
+        return 1
+    except CliError as error:
+        out.problem(str(error))
+        return 1
+    except KeyboardInterrupt:
+        out.problem("interrupted")
+        return 130
+    return 0
+
+
+def main() -> None:
+    sys.exit(run())
