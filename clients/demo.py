@@ -3,7 +3,8 @@
 Start the server first, in another terminal, with `make run`. The demo signs up a
 fresh user, uploads the sample resume shipped in clients/assets/, starts a backend
 interview with questions tailored to it, answers three of them with the recorded
-answers shipped beside it, completes the interview and shows what the candidate sees.
+answers shipped beside it, completes the interview and shows what the candidate sees:
+the transcripts, and the feedback report when the server has an AnalysisService.
 
     python -m clients.demo [--server 127.0.0.1:50051]
 """
@@ -28,7 +29,7 @@ from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.credentials import CredentialStore
 from clients.samvaad_cli.errors import describe
 from clients.samvaad_cli.session import ServerOptions, Session, default_server
-from generated.samvaad.v1 import interview_pb2, resume_pb2
+from generated.samvaad.v1 import analysis_pb2, interview_pb2, resume_pb2
 
 ASSETS = Path(__file__).parent / "assets"
 RESUME = ASSETS / "resume.pdf"
@@ -55,6 +56,7 @@ class DemoResult:
     years_experience: float | None
     interview_id: int
     answers: list[AnsweredQuestion] = field(default_factory=list)
+    report: analysis_pb2.InterviewReport | None = None
 
 
 class ServerUnreachable(Exception):
@@ -63,9 +65,7 @@ class ServerUnreachable(Exception):
 
 def check_reachable(session: Session) -> None:
     try:
-        reply = session.health.Check(
-            health_pb2.HealthCheckRequest(), timeout=REACH_TIMEOUT_SECONDS
-        )
+        reply = session.health.Check(health_pb2.HealthCheckRequest(), timeout=REACH_TIMEOUT_SECONDS)
     except grpc.RpcError as error:
         raise ServerUnreachable(describe(error).message) from None
     if reply.status != health_pb2.HealthCheckResponse.SERVING:
@@ -82,6 +82,7 @@ def run_demo(options: ServerOptions, console: Console, config_dir: Path) -> Demo
         _answer(session, console, result, questions)
         _complete(session, console, result)
         _show_candidate_view(console, result)
+        _show_report(session, console, result)
         return result
 
 
@@ -144,7 +145,9 @@ def _answer(
     questions: list[interview_pb2.Question],
 ) -> None:
     _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
-    latest_attempt = {a.question_id: a.id for a in commands.list_attempts(session, result.interview_id)}
+    latest_attempt = {
+        a.question_id: a.id for a in commands.list_attempts(session, result.interview_id)
+    }
     for question, recording in zip(questions, RECORDINGS, strict=False):
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
         console.print(f"   streaming {recording.name} …")
@@ -186,6 +189,20 @@ def _show_candidate_view(console: Console, result: DemoResult) -> None:
     )
 
 
+def _show_report(session: Session, console: Console, result: DemoResult) -> None:
+    _step(console, "6. The feedback report")
+    try:
+        reply = commands.interview_report(session, result.interview_id)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        console.print("This server does not offer feedback reports (AnalysisService) yet.")
+        return
+    result.report = reply.report
+    for renderable in commands.report_renderables(reply.report):
+        console.print(renderable)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clients.demo", description=__doc__)
     parser.add_argument("--server", default=default_server(), help="host:port")
@@ -210,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(
         f"\nThe demo account stays on the server: sign in with\n"
         f"  SAMVAAD_PASSWORD='{result.password}' .venv/bin/samvaad login --email {result.email}\n"
-        f"and look around: `samvaad list`, `samvaad attempts {result.interview_id}`."
+        f"and look around: `samvaad list`, `samvaad attempts {result.interview_id}`.",
+        soft_wrap=True,  # keep the command on one line, whatever the terminal's width
     )
     return 0
 

@@ -8,6 +8,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -16,6 +17,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from generated.samvaad.v1 import (
+    analysis_pb2,
+    analysis_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     interview_pb2,
@@ -25,6 +28,7 @@ from generated.samvaad.v1 import (
     transcription_pb2,
     transcription_pb2_grpc,
 )
+from server.api.analysis_servicer import AnalysisServicer
 from server.api.auth_servicer import AuthServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor, RequestIdInterceptor
 from server.api.interview_servicer import InterviewServicer
@@ -34,6 +38,8 @@ from server.audio import AudioIntake
 from server.config import Settings
 from server.db.database import Database
 from server.db.engine import create_engine
+from server.domain.analysis.content import create_content_analyser
+from server.domain.analysis.service import AnalysisService
 from server.domain.auth import AuthService, LoginPolicy
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
@@ -53,12 +59,56 @@ from server.engines.stt import create_engine as create_stt_engine
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = [
-    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
-    resume_pb2.DESCRIPTOR.services_by_name["ResumeService"].full_name,
-    interview_pb2.DESCRIPTOR.services_by_name["InterviewService"].full_name,
-    transcription_pb2.DESCRIPTOR.services_by_name["TranscriptionService"].full_name,
-]
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    full_name: str
+    register: Callable[[App, grpc.aio.Server], None]
+
+
+def _full_name(module: Any, service: str) -> str:
+    return str(module.DESCRIPTOR.services_by_name[service].full_name)
+
+
+# Every service, by the name SAMVAAD_SERVICES / --services uses.
+SERVICES: dict[str, ServiceSpec] = {
+    "auth": ServiceSpec(
+        _full_name(auth_pb2, "AuthService"),
+        lambda app, server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
+            AuthServicer(app.auth), server
+        ),
+    ),
+    "resume": ServiceSpec(
+        _full_name(resume_pb2, "ResumeService"),
+        lambda app, server: resume_pb2_grpc.add_ResumeServiceServicer_to_server(
+            ResumeServicer(app.resumes), server
+        ),
+    ),
+    "interview": ServiceSpec(
+        _full_name(interview_pb2, "InterviewService"),
+        lambda app, server: interview_pb2_grpc.add_InterviewServiceServicer_to_server(
+            InterviewServicer(app.interviews), server
+        ),
+    ),
+    "transcription": ServiceSpec(
+        _full_name(transcription_pb2, "TranscriptionService"),
+        lambda app, server: transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
+            TranscriptionServicer(app.transcriptions, app.settings.audio_idle_timeout_seconds),
+            server,
+        ),
+    ),
+    "analysis": ServiceSpec(
+        _full_name(analysis_pb2, "AnalysisService"),
+        lambda app, server: analysis_pb2_grpc.add_AnalysisServiceServicer_to_server(
+            AnalysisServicer(app.analyses), server
+        ),
+    ),
+}
+SERVICE_NAMES = [spec.full_name for spec in SERVICES.values()]
+
+
+def served_names(settings: Settings) -> list[str]:
+    return [spec.full_name for key, spec in SERVICES.items() if key in settings.services]
 
 
 @dataclass
@@ -72,6 +122,7 @@ class App:
     resumes: ResumeService
     interviews: InterviewService
     transcriptions: TranscriptionService
+    analyses: AnalysisService
     stt_engine: TranscriptionEngine
     audio_intake: AudioIntake
     llm: OpenAIJsonChat | None = None
@@ -80,7 +131,8 @@ class App:
 
     async def start(self) -> None:
         """Slow start-up work, done before the server reports SERVING."""
-        await self.stt_engine.load()
+        if "transcription" in self.settings.services:
+            await self.stt_engine.load()
         removed = self.audio_intake.remove_stale_uploads()
         if removed:
             log.info("removed stale uploads", extra={"count": removed})
@@ -142,8 +194,12 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
     transcriptions = TranscriptionService(
         database, audio_intake, engine, profiles=resumes.candidate_profile
     )
+    analyses = AnalysisService(
+        database, create_content_analyser(llm), profiles=resumes.candidate_profile
+    )
     return App(
         settings=settings,
+        analyses=analyses,
         database=database,
         hasher=hasher,
         auth=auth,
@@ -186,19 +242,13 @@ def create_server(app: App) -> grpc.aio.Server:
         options=server_options(app.settings),
         maximum_concurrent_rpcs=None,
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(app.auth), server)
-    resume_pb2_grpc.add_ResumeServiceServicer_to_server(ResumeServicer(app.resumes), server)
-    interview_pb2_grpc.add_InterviewServiceServicer_to_server(
-        InterviewServicer(app.interviews), server
-    )
-    transcription_pb2_grpc.add_TranscriptionServiceServicer_to_server(
-        TranscriptionServicer(app.transcriptions, app.settings.audio_idle_timeout_seconds),
-        server,
-    )
+    for key, spec in SERVICES.items():
+        if key in app.settings.services:
+            spec.register(app, server)
     health_pb2_grpc.add_HealthServicer_to_server(app.health, server)
     reflection.enable_server_reflection(
         [
-            *SERVICE_NAMES,
+            *served_names(app.settings),
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ],
@@ -222,7 +272,7 @@ def bind(server: grpc.aio.Server, settings: Settings) -> int:
 
 
 async def mark_serving(app: App) -> None:
-    for name in ["", *SERVICE_NAMES]:
+    for name in ["", *served_names(app.settings)]:
         await app.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 

@@ -21,6 +21,7 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 DEFAULT_SQLITE_PATH = Path("var") / "samvaad.db"
 
 MiB = 1024 * 1024
+ALL_SERVICES = ("auth", "resume", "interview", "transcription", "analysis")
 
 
 def _env(*names: str) -> AliasChoices:
@@ -70,6 +71,11 @@ class Settings(BaseSettings):
     )
     tls_cert_file: Path | None = Field(None, validation_alias="TLS_CERT_FILE")
     tls_key_file: Path | None = Field(None, validation_alias="TLS_KEY_FILE")
+
+    # Which services this process serves: "all", or a comma-separated subset of
+    # auth, resume, interview, transcription, analysis (e.g. a transcription-only
+    # deployment that scales on its own). Health and reflection are always on.
+    services_spec: str = Field("all", validation_alias="SAMVAAD_SERVICES")
 
     # --- database ------------------------------------------------------------
     database_url_override: str | None = Field(None, validation_alias="DATABASE_URL")
@@ -231,6 +237,23 @@ class Settings(BaseSettings):
         return self.skill_extractor == "openai" or (
             self.skill_extractor == "auto" and self.openai_enabled
         )
+
+    @model_validator(mode="after")
+    def _known_services(self) -> Settings:
+        unknown = self.services - set(ALL_SERVICES)
+        if unknown or not self.services:
+            raise ValueError(
+                f"SAMVAAD_SERVICES must be 'all' or a comma-separated subset of "
+                f"{', '.join(ALL_SERVICES)}; got {self.services_spec!r}"
+            )
+        return self
+
+    @property
+    def services(self) -> frozenset[str]:
+        spec = self.services_spec.strip().lower()
+        if spec == "all":
+            return frozenset(ALL_SERVICES)
+        return frozenset(name.strip() for name in spec.split(",") if name.strip())
 
     @cached_property
     def database_url(self) -> str:

@@ -57,7 +57,15 @@ def _run_workers(count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="samvaad-server", description="Samvaad gRPC server")
     parser.add_argument("--no-migrate", action="store_true", help="skip migrations at start-up")
+    parser.add_argument(
+        "--services",
+        help="serve only these (comma-separated: auth,resume,interview,transcription,analysis); "
+        "the same as SAMVAAD_SERVICES",
+    )
     args = parser.parse_args()
+    if args.services:
+        # Through the environment, so spawned worker processes see it too.
+        os.environ["SAMVAAD_SERVICES"] = args.services
     settings = _load_settings()
     configure_logging(settings.log_level, settings.log_format)
     if settings.migrate_on_start and not args.no_migrate:

@@ -1,10 +1,10 @@
 """`samvaad`: practise interviews against a Samvaad server from the terminal.
 
-    samvaad register --email asha@example.com --name Asha
-    samvaad resume upload resume.pdf
-    samvaad interview start --track backend --questions 3 --use-resume
-    samvaad attempts 1
-    samvaad answer 1 answer.ogg
+samvaad register --email asha@example.com --name Asha
+samvaad resume upload resume.pdf
+samvaad interview start --track backend --questions 3 --use-resume
+samvaad attempts 1
+samvaad answer 1 answer.ogg
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
-        name: str, handler: commands.Command, help_text: str, group: argparse._SubParsersAction[
-            argparse.ArgumentParser
-        ] = sub,
+        name: str,
+        handler: commands.Command,
+        help_text: str,
+        group: argparse._SubParsersAction[argparse.ArgumentParser] = sub,
     ) -> argparse.ArgumentParser:
         child = group.add_parser(name, help=help_text, description=help_text, parents=[common])
         child.set_defaults(handler=handler)
@@ -150,9 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "question_id", type=int
     )
 
-    child = command(
-        "answer", commands.answer, "stream a recorded answer and print its transcript"
-    )
+    child = command("answer", commands.answer, "stream a recorded answer and print its transcript")
     child.add_argument("attempt_id", type=int)
     child.add_argument("file", help="wav, mp3, m4a, flac, ogg or webm")
     child.add_argument("--language", default="", help="ISO 639-1 code (default en)")
@@ -160,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     child.add_argument("--request-id", help="idempotency key (default: a new UUID)")
     command("transcript", commands.transcript, "show the transcript of an attempt").add_argument(
         "attempt_id", type=int
+    )
+
+    command(
+        "analyze", commands.analyze, "analyse a transcribed answer: delivery and content"
+    ).add_argument("attempt_id", type=int)
+    command("report", commands.report, "the feedback report of an interview").add_argument(
+        "interview_id", type=int
     )
 
     command("health", commands.health, "check the server's health (exit 1 unless SERVING)")

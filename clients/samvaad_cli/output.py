@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -75,11 +75,11 @@ def seconds(duration: duration_pb2.Duration) -> str:
     return f"{duration.ToTimedelta().total_seconds():.1f} s"
 
 
-def difficulty_name(value: int) -> str:
+def difficulty_name(value: interview_pb2.Difficulty.ValueType) -> str:
     return str(interview_pb2.Difficulty.Name(value)).removeprefix("DIFFICULTY_").lower()
 
 
-def status_name(value: int) -> str:
+def status_name(value: interview_pb2.InterviewStatus.ValueType) -> str:
     return str(interview_pb2.InterviewStatus.Name(value)).removeprefix("INTERVIEW_STATUS_").lower()
 
 
@@ -143,7 +143,3 @@ def attempts_table(title: str, attempts: Iterable[interview_pb2.QuestionAttempt]
             for a in attempts
         ),
     )
-
-
-def local_now() -> str:
-    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")

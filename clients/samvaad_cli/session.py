@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2_grpc
 from clients.samvaad_cli.credentials import Credentials, CredentialStore
 from clients.samvaad_cli.errors import CliError, NotSignedIn, reason_of
 from generated.samvaad.v1 import (
+    analysis_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
     interview_pb2_grpc,
@@ -75,6 +76,7 @@ class Session:
         self.resume = resume_pb2_grpc.ResumeServiceStub(self.channel)
         self.interview = interview_pb2_grpc.InterviewServiceStub(self.channel)
         self.transcription = transcription_pb2_grpc.TranscriptionServiceStub(self.channel)
+        self.analysis = analysis_pb2_grpc.AnalysisServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Session:
@@ -155,7 +157,7 @@ class Session:
                 timeout=self.timeout,
             )
         except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.UNAUTHENTICATED:  # type: ignore[attr-defined]
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 self.store.forget(self.options.address)
                 raise CliError(
                     f"your session on {self.options.address} has ended "
@@ -178,5 +180,5 @@ def _bearer(credentials: Credentials) -> Metadata:
 
 
 def _is_expired_token(error: grpc.RpcError) -> bool:
-    code = error.code()  # type: ignore[attr-defined]
+    code = error.code()
     return bool(code == grpc.StatusCode.UNAUTHENTICATED and reason_of(error) == "TOKEN_EXPIRED")

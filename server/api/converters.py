@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from generated.samvaad.v1 import auth_pb2, interview_pb2, transcription_pb2
+from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2, transcription_pb2
+from server.domain.analysis.service import StoredAnalysis, StoredReport
+from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
 from server.domain.interviews import AttemptView, InterviewView, QuestionView
 from server.domain.questions import Difficulty
@@ -152,4 +154,126 @@ def answer_config(config: transcription_pb2.AudioConfig) -> AnswerConfig:
         filename=config.filename,
         mime_type=config.mime_type,
         request_id=config.request_id,
+    )
+
+
+# --- analysis -------------------------------------------------------------------
+
+_PACE_TO_PROTO = {
+    Pace.NOT_ENOUGH_SPEECH: analysis_pb2.PACE_UNSPECIFIED,
+    Pace.TOO_SLOW: analysis_pb2.PACE_TOO_SLOW,
+    Pace.GOOD: analysis_pb2.PACE_GOOD,
+    Pace.TOO_FAST: analysis_pb2.PACE_TOO_FAST,
+}
+
+
+def delivery(metrics: DeliveryMetrics) -> analysis_pb2.DeliveryMetrics:
+    return analysis_pb2.DeliveryMetrics(
+        word_count=metrics.word_count,
+        words_per_minute=metrics.words_per_minute,
+        pace=_PACE_TO_PROTO[metrics.pace],
+        pace_windows=[
+            analysis_pb2.PaceWindow(
+                start_offset=duration(w.start),
+                end_offset=duration(w.end),
+                words_per_minute=w.words_per_minute,
+                pace=_PACE_TO_PROTO[w.pace],
+            )
+            for w in metrics.pace_windows
+        ],
+        pause_count=metrics.pause_count,
+        long_pauses=[
+            analysis_pb2.Pause(
+                start_offset=duration(p.start),
+                duration=duration(p.duration),
+                after_word=p.after_word,
+                before_word=p.before_word,
+            )
+            for p in metrics.long_pauses
+        ],
+        longest_pause=duration(metrics.longest_pause),
+        filler_count=metrics.filler_count,
+        fillers_per_minute=metrics.fillers_per_minute,
+        fillers=[analysis_pb2.FillerCount(filler=f.filler, count=f.count) for f in metrics.fillers],
+        speaking_time=duration(metrics.speaking_time),
+        silence_time=duration(metrics.silence_time),
+        speaking_ratio=metrics.speaking_ratio,
+        score=metrics.score,
+    )
+
+
+def _findings(findings: list[Finding]) -> list[analysis_pb2.Finding]:
+    return [analysis_pb2.Finding(aspect=f.aspect, message=f.message) for f in findings]
+
+
+def content_feedback(content: ContentFeedback) -> analysis_pb2.ContentFeedback:
+    star = content.star
+    return analysis_pb2.ContentFeedback(
+        score=content.score,
+        coverage_score=content.coverage_score,
+        relevance_score=content.relevance_score,
+        depth_score=content.depth_score,
+        skills_score=content.skills_score,
+        covered_concepts=content.covered_concepts,
+        missing_concepts=content.missing_concepts,
+        skills_mentioned=content.skills_mentioned,
+        star=(
+            analysis_pb2.StarAssessment(
+                situation=star.situation,
+                task=star.task,
+                action=star.action,
+                result=star.result,
+                score=star.score,
+            )
+            if star
+            else None
+        ),
+        analyzer=content.analyzer,
+    )
+
+
+def answer_analysis(stored: StoredAnalysis) -> analysis_pb2.AnswerAnalysis:
+    analysis = stored.analysis
+    return analysis_pb2.AnswerAnalysis(
+        question_attempt_id=analysis.question_attempt_id,
+        question_id=analysis.question_id,
+        overall_score=analysis.overall_score,
+        delivery=delivery(analysis.delivery),
+        content=content_feedback(analysis.content),
+        strengths=_findings(analysis.strengths),
+        improvements=_findings(analysis.improvements),
+        create_time=timestamp(stored.created_at),
+    )
+
+
+def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
+    report = stored.report
+    return analysis_pb2.InterviewReport(
+        interview_id=report.interview_id,
+        question_count=report.question_count,
+        answered_count=report.answered_count,
+        overall_score=report.overall_score,
+        delivery_score=report.delivery_score,
+        content_score=report.content_score,
+        questions=[
+            analysis_pb2.QuestionReport(
+                question_id=q.question_id,
+                position=q.position,
+                question_text=q.question_text,
+                category=q.category,
+                answered=q.answered,
+                question_attempt_id=q.question_attempt_id,
+                attempt_count=q.attempt_count,
+                analysis=(
+                    answer_analysis(StoredAnalysis(q.analysis, stored.updated_at))
+                    if q.analysis
+                    else None
+                ),
+            )
+            for q in report.questions
+        ],
+        strengths=report.strengths,
+        improvements=report.improvements,
+        next_steps=report.next_steps,
+        update_time=timestamp(stored.updated_at),
     )

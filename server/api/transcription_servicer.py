@@ -36,6 +36,7 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
             transcription=converters.transcription(stored),
             audio=converters.audio_info(stored),
             processing_time=converters.duration(stored.processing_seconds),
+            delivery=converters.delivery(stored.delivery),
         )
 
     async def GetTranscription(

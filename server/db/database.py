@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from server.db.engine import create_session_factory
 from server.errors import Unavailable
+from server.repositories.analyses import AnalysisRepository, ReportRepository
 from server.repositories.interviews import (
     AttemptRepository,
     InterviewRepository,
@@ -41,6 +42,8 @@ class UnitOfWork:
         self.questions = QuestionRepository(session)
         self.attempts = AttemptRepository(session)
         self.transcripts = TranscriptRepository(session)
+        self.analyses = AnalysisRepository(session)
+        self.reports = ReportRepository(session)
 
 
 def is_connectivity_error(error: BaseException) -> bool:

@@ -202,3 +202,32 @@ class QuestionAttempt(Base):
     audio_filename: Mapped[str | None] = mapped_column(String(255))
     audio_mime_type: Mapped[str | None] = mapped_column(String(64))
     processing_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class AnswerAnalysisRow(Base):
+    """The analysis of one transcribed attempt. A transcript never changes, so neither does this."""
+
+    __tablename__ = "answer_analyses"
+
+    question_attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("question_attempts.id", ondelete="CASCADE"), primary_key=True
+    )
+    analyzer: Mapped[str] = mapped_column(String(128))
+    overall_score: Mapped[int] = mapped_column(Integer)
+    # server.domain.analysis.types.AnswerAnalysis.to_json()
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class InterviewReportRow(Base):
+    """The latest report of an interview, with a fingerprint of the answers it was built from."""
+
+    __tablename__ = "interview_reports"
+
+    interview_id: Mapped[int] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Changes whenever a question gets a new attempt or an attempt its transcript.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

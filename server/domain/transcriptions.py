@@ -16,6 +16,8 @@ from server.audio import AudioIntake
 from server.db.database import Database, UnitOfWork
 from server.db.models import Question, QuestionAttempt
 from server.db.types import utcnow
+from server.domain.analysis.delivery import analyse_delivery
+from server.domain.analysis.types import DeliveryMetrics, Word
 from server.domain.interviews import ProfileLookup
 from server.engines.stt import (
     TranscribedWord,
@@ -58,6 +60,12 @@ class StoredTranscription:
     audio: StoredAudio
     processing_seconds: float
     request_id: str
+
+    @property
+    def delivery(self) -> DeliveryMetrics:
+        """Pace, pauses and fillers: cheap and deterministic, so computed on demand."""
+        words = [Word(w.word, w.start, w.end, w.probability) for w in self.transcript.words]
+        return analyse_delivery(words, self.audio.duration)
 
 
 class TranscriptionService:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import KnowledgeSet, Resume
 from server.db.types import utcnow
+from server.db.upsert import insert_for
 
 
 @dataclass(frozen=True)
@@ -23,11 +22,6 @@ class ResumeFields:
     skills: list[str]
     years_experience: float | None
     extractor: str
-
-
-def _insert_for(session: AsyncSession) -> Any:
-    """INSERT with ON CONFLICT, which both dialects spell the same way."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 class ResumeRepository:
@@ -45,7 +39,7 @@ class ResumeRepository:
         """Store `fields` as the user's one resume, atomically, whether or not one exists."""
         now = utcnow()
         values = asdict(fields)
-        insert = _insert_for(self._session)
+        insert = insert_for(self._session)
         await self._session.execute(
             insert(Resume)
             .values(user_id=user_id, created_at=now, updated_at=now, **values)
@@ -81,7 +75,7 @@ class KnowledgeSetRepository:
         )
         if current != text_sha256:
             return
-        insert = _insert_for(self._session)
+        insert = insert_for(self._session)
         await self._session.execute(
             insert(KnowledgeSet)
             .values(

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import LoginThrottle, RefreshToken, Resume, User
+from server.db.upsert import insert_for
 
 
 class UserRepository:
@@ -95,13 +95,8 @@ class LoginThrottleRepository:
 
     async def lock_row(self, email: str, now: datetime) -> LoginThrottle:
         """The throttle row of `email`, created if missing, locked for this transaction."""
-        insert = (
-            postgresql.insert
-            if self._session.get_bind().dialect.name == "postgresql"
-            else sqlite.insert
-        )
         await self._session.execute(
-            insert(LoginThrottle)
+            insert_for(self._session)(LoginThrottle)
             .values(email=email, failure_count=0, window_started_at=now)
             .on_conflict_do_nothing(index_elements=[LoginThrottle.email])
         )

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from generated.samvaad.v1 import analysis_pb2 as _analysis_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -221,6 +222,7 @@ class TranscribeAnswerResponse(_message.Message):
     TRANSCRIPTION_FIELD_NUMBER: _builtins.int
     AUDIO_FIELD_NUMBER: _builtins.int
     PROCESSING_TIME_FIELD_NUMBER: _builtins.int
+    DELIVERY_FIELD_NUMBER: _builtins.int
     question_attempt_id: _builtins.int
     """The attempt the transcript was stored on."""
     @_builtins.property
@@ -235,6 +237,12 @@ class TranscribeAnswerResponse(_message.Message):
     def processing_time(self) -> _duration_pb2.Duration:
         """Time the server spent from the end of the upload to the answer."""
 
+    @_builtins.property
+    def delivery(self) -> _analysis_pb2.DeliveryMetrics:
+        """How the answer was delivered: pace, pauses, fillers. AnalysisService
+        adds content feedback.
+        """
+
     def __init__(
         self,
         *,
@@ -242,10 +250,11 @@ class TranscribeAnswerResponse(_message.Message):
         transcription: Global___Transcription | None = ...,
         audio: Global___AudioInfo | None = ...,
         processing_time: _duration_pb2.Duration | None = ...,
+        delivery: _analysis_pb2.DeliveryMetrics | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "processing_time", b"processing_time", "transcription", b"transcription"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "delivery", b"delivery", "processing_time", b"processing_time", "transcription", b"transcription"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "processing_time", b"processing_time", "question_attempt_id", b"question_attempt_id", "transcription", b"transcription"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "delivery", b"delivery", "processing_time", b"processing_time", "question_attempt_id", b"question_attempt_id", "transcription", b"transcription"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""Answer analysis: delivery from word timings, content against the question."""

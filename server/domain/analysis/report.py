@@ -1,0 +1,142 @@
+"""The interview report: per-question results, averages, and advice across answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from server.domain.analysis.types import AnswerAnalysis, Pace
+
+# How many cross-answer points a report lists.
+MAX_POINTS = 4
+
+
+@dataclass(frozen=True)
+class QuestionReport:
+    question_id: int
+    position: int
+    question_text: str
+    category: str
+    answered: bool
+    question_attempt_id: int
+    attempt_count: int
+    analysis: AnswerAnalysis | None
+
+
+@dataclass(frozen=True)
+class InterviewReport:
+    interview_id: int
+    question_count: int
+    answered_count: int
+    overall_score: int
+    delivery_score: int
+    content_score: int
+    questions: list[QuestionReport]
+    strengths: list[str]
+    improvements: list[str]
+    next_steps: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InterviewReport:
+        questions = [
+            QuestionReport(
+                **{
+                    **q,
+                    "analysis": AnswerAnalysis.from_json(q["analysis"]) if q["analysis"] else None,
+                }
+            )
+            for q in data["questions"]
+        ]
+        return cls(**{**data, "questions": questions})
+
+
+def build_report(interview_id: int, questions: list[QuestionReport]) -> InterviewReport:
+    analyses = [q.analysis for q in questions if q.analysis is not None]
+    unanswered = [q for q in questions if not q.answered]
+    return InterviewReport(
+        interview_id=interview_id,
+        question_count=len(questions),
+        answered_count=len(analyses),
+        overall_score=_mean(a.overall_score for a in analyses),
+        delivery_score=_mean(a.delivery.score for a in analyses),
+        content_score=_mean(a.content.score for a in analyses),
+        questions=questions,
+        strengths=_common_points(analyses, strengths=True),
+        improvements=_common_points(analyses, strengths=False),
+        next_steps=_next_steps(analyses, unanswered),
+    )
+
+
+def _mean(values: Any) -> int:
+    items = list(values)
+    return round(sum(items) / len(items)) if items else 0
+
+
+def _common_points(analyses: list[AnswerAnalysis], *, strengths: bool) -> list[str]:
+    """The aspects that come up in most answers, each with one answer's evidence."""
+    by_aspect: dict[str, list[str]] = {}
+    for number, analysis in enumerate(analyses, start=1):
+        findings = analysis.strengths if strengths else analysis.improvements
+        for finding in findings:
+            by_aspect.setdefault(finding.aspect, []).append(f"{finding.message}")
+    ranked = sorted(by_aspect.items(), key=lambda item: len(item[1]), reverse=True)
+    points = []
+    for aspect, messages in ranked[:MAX_POINTS]:
+        share = f"{len(messages)} of {len(analyses)} answers"
+        points.append(f"{aspect.replace('_', ' ').capitalize()} ({share}): {messages[0]}")
+    return points
+
+
+def _next_steps(analyses: list[AnswerAnalysis], unanswered: list[QuestionReport]) -> list[str]:
+    steps: list[str] = []
+    paces = Counter(a.delivery.pace for a in analyses)
+    if paces[Pace.TOO_FAST] > len(analyses) / 3:
+        steps.append(
+            "Slow down: record a two-minute answer against a timer and aim for 130-160 words "
+            "a minute, breathing at every full stop."
+        )
+    if paces[Pace.TOO_SLOW] > len(analyses) / 3:
+        steps.append(
+            "Pick up the pace: outline three points before you start, then speak to them "
+            "without stopping to search for words; aim for 130-160 words a minute."
+        )
+    if sum(len(a.delivery.long_pauses) for a in analyses) >= max(2, len(analyses)):
+        steps.append(
+            "Before each answer, take five seconds to plan its first sentence and its three "
+            "points, so that long silences do not break the answer up."
+        )
+    if _mean(a.delivery.fillers_per_minute for a in analyses) >= 4:
+        steps.append(
+            "Replace fillers with a silent pause: practise one answer a day, listen back, and "
+            "count your 'um's and 'like's until they halve."
+        )
+    missing = Counter(c for a in analyses for c in a.content.missing_concepts)
+    if missing:
+        topics = ", ".join(concept for concept, _ in missing.most_common(5))
+        steps.append(f"Review these concepts your answers left out: {topics}.")
+    if any(a.content.relevance_score < 50 for a in analyses):
+        steps.append(
+            "Open each answer by restating the question in your own words, then stay on it."
+        )
+    if any(a.content.depth_score < 50 for a in analyses):
+        steps.append(
+            "Go deeper: give one concrete example with a number (latency, scale, accuracy) "
+            "and say why you chose your approach over another."
+        )
+    if any(a.content.star is not None and a.content.star.score < 75 for a in analyses):
+        steps.append(
+            "Structure behavioral answers as STAR: the situation, your task, what you did, "
+            "and the result with a number."
+        )
+    if unanswered:
+        positions = ", ".join(str(q.position) for q in unanswered)
+        steps.append(f"Answer the remaining questions ({positions}) to complete the interview.")
+    if not steps and analyses:
+        steps.append(
+            "Raise the difficulty: these answers are strong, so practise the next level up."
+        )
+    return steps

@@ -1,0 +1,163 @@
+"""Analysing answers and reporting on interviews. Knows nothing of gRPC."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from server.db.database import Database
+from server.db.models import Question, QuestionAttempt
+from server.domain.analysis.content import ContentAnalyser
+from server.domain.analysis.delivery import analyse_delivery
+from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
+from server.domain.analysis.scoring import combine
+from server.domain.analysis.types import AnswerAnalysis, QuestionContext, Word
+from server.domain.interviews import ProfileLookup
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredAnalysis:
+    analysis: AnswerAnalysis
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    report: InterviewReport
+    updated_at: datetime
+
+
+def stored_words(attempt: QuestionAttempt) -> list[Word]:
+    return [
+        Word(str(w), float(s), float(e), float(p)) for w, s, e, p in attempt.transcript_words or []
+    ]
+
+
+class AnalysisService:
+    def __init__(
+        self, database: Database, content: ContentAnalyser, profiles: ProfileLookup
+    ) -> None:
+        self._db = database
+        self._content = content
+        self._profiles = profiles
+
+    async def analyse_answer(self, user_id: int, attempt_id: int) -> StoredAnalysis:
+        if attempt_id <= 0:
+            raise InvalidArgument.for_field(
+                "question_attempt_id", "question_attempt_id must be a positive id"
+            )
+        async with self._db.transaction() as uow:
+            found = await uow.attempts.get_owned(user_id, attempt_id)
+            if found is None:
+                raise NotFound(f"question attempt {attempt_id} not found", reason="ATTEMPT_NOT_FOUND")
+            attempt, question, _ = found
+            if attempt.transcribed_at is None:
+                raise FailedPrecondition(
+                    "this attempt has no transcribed answer yet; send it with "
+                    "TranscriptionService.TranscribeAnswer first",
+                    reason="NOT_TRANSCRIBED",
+                )
+            existing = await uow.analyses.get(attempt_id)
+        if existing is not None:
+            return StoredAnalysis(AnswerAnalysis.from_json(existing.payload), existing.created_at)
+        return await self._analyse_and_store(user_id, attempt, question)
+
+    async def report(self, user_id: int, interview_id: int) -> StoredReport:
+        if interview_id <= 0:
+            raise InvalidArgument.for_field("interview_id", "interview_id must be a positive id")
+        async with self._db.transaction() as uow:
+            interview = await uow.interviews.get_owned(user_id, interview_id)
+            if interview is None:
+                raise NotFound(f"interview {interview_id} not found", reason="INTERVIEW_NOT_FOUND")
+            questions = list(await uow.questions.of_interview(interview_id))
+            attempts = list(await uow.analyses.attempts_of_interview(interview_id))
+            fingerprint = _fingerprint(attempts)
+            stored = await uow.reports.get(interview_id)
+            if stored is not None and stored.fingerprint == fingerprint:
+                return StoredReport(InterviewReport.from_json(stored.payload), stored.updated_at)
+            latest = _latest_attempts(attempts)
+            analyses = await uow.analyses.of_attempts([a.id for a in latest.values()])
+        by_attempt = {k: AnswerAnalysis.from_json(v.payload) for k, v in analyses.items()}
+        # Answers not analysed yet (a new upload, a redone question) are analysed now.
+        for question in questions:
+            attempt = latest.get(question.id)
+            if attempt and attempt.transcribed_at and attempt.id not in by_attempt:
+                stored_analysis = await self._analyse_and_store(user_id, attempt, question)
+                by_attempt[attempt.id] = stored_analysis.analysis
+        report = build_report(
+            interview_id,
+            [_question_report(q, latest.get(q.id), attempts, by_attempt) for q in questions],
+        )
+        async with self._db.transaction() as uow:
+            updated_at = await uow.reports.save(interview_id, fingerprint, report.to_json())
+        return StoredReport(report, updated_at)
+
+    async def _analyse_and_store(
+        self, user_id: int, attempt: QuestionAttempt, question: Question
+    ) -> StoredAnalysis:
+        profile = await self._profiles(user_id)
+        delivery = analyse_delivery(stored_words(attempt), attempt.audio_duration_seconds or 0.0)
+        content = await self._content.analyse(
+            QuestionContext(
+                text=question.text,
+                topic=question.topic,
+                category=question.category,
+                concepts=list(question.concepts or []),
+                candidate_skills=list(profile.skills) if profile else [],
+            ),
+            attempt.transcript_text or "",
+        )
+        overall, strengths, improvements = combine(delivery, content)
+        analysis = AnswerAnalysis(
+            question_attempt_id=attempt.id,
+            question_id=question.id,
+            overall_score=overall,
+            delivery=delivery,
+            content=content,
+            strengths=strengths,
+            improvements=improvements,
+        )
+        async with self._db.transaction() as uow:
+            row = await uow.analyses.add_if_absent(
+                attempt.id, content.analyzer, overall, analysis.to_json()
+            )
+        return StoredAnalysis(AnswerAnalysis.from_json(row.payload), row.created_at)
+
+
+def _latest_attempts(attempts: Sequence[QuestionAttempt]) -> dict[int, QuestionAttempt]:
+    latest: dict[int, QuestionAttempt] = {}
+    for attempt in attempts:  # in id order, so the last one wins
+        latest[attempt.question_id] = attempt
+    return latest
+
+
+def _fingerprint(attempts: Sequence[QuestionAttempt]) -> str:
+    """Changes when a question gets a new attempt or an attempt gets its transcript."""
+    state = [(a.question_id, a.id, a.transcribed_at is not None) for a in attempts]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()
+
+
+def _question_report(
+    question: Question,
+    latest: QuestionAttempt | None,
+    attempts: Sequence[QuestionAttempt],
+    analyses: dict[int, AnswerAnalysis],
+) -> QuestionReport:
+    analysis = analyses.get(latest.id) if latest else None
+    return QuestionReport(
+        question_id=question.id,
+        position=question.position,
+        question_text=question.text,
+        category=question.category,
+        answered=analysis is not None,
+        question_attempt_id=latest.id if latest else 0,
+        attempt_count=sum(1 for a in attempts if a.question_id == question.id),
+        analysis=analysis,
+    )

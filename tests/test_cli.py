@@ -1,0 +1,497 @@
+"""The `samvaad` command line and `make demo`, against a real server.
+
+The CLI is a synchronous gRPC client, so the server runs on an event loop of
+its own in a background thread and the tests call the CLI as a user would:
+`run(argv)`, reading what it printed and its exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import stat
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from clients import demo
+from clients.samvaad_cli.audio import CHUNK_BYTES, answer_requests
+from clients.samvaad_cli.cli import run
+from clients.samvaad_cli.credentials import Credentials, CredentialStore
+from clients.samvaad_cli.errors import CliError
+from clients.samvaad_cli.session import ServerOptions, Session
+from generated.samvaad.v1 import interview_pb2, transcription_pb2
+from server.app import SERVICE_NAMES, App, bind, build_app, create_server, mark_serving, shut_down
+from server.config import Settings
+from server.db.migrate import upgrade_to_head
+from server.domain.tokens import AccessTokenCodec
+from server.engines.stt import LocalWhisperEngine
+from tests.conftest import ASSETS, make_settings
+from tests.test_server import _self_signed_certificate
+
+PASSWORD = "correct horse 1"
+RESUME = ASSETS / "resumes" / "single_column.pdf"
+# 208 KB of PCM: several 64 KiB chunks.
+LONG_ANSWER = ASSETS / "audio" / "answer.wav"
+LOGIN_MAX_FAILURES = 2
+ANALYSIS_SERVED = "samvaad.v1.AnalysisService" in SERVICE_NAMES
+needs_analysis = pytest.mark.skipif(
+    not ANALYSIS_SERVED, reason="server.app does not register AnalysisService yet"
+)
+
+
+class ThreadedServer:
+    """A Samvaad server on its own event loop in a daemon thread."""
+
+    def __init__(self, settings: Settings, stt_engine: LocalWhisperEngine | None) -> None:
+        self.settings = settings
+        self._stt_engine = stt_engine
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: grpc.aio.Server | None = None
+        self._app: App | None = None
+        self.port = 0
+
+    def start(self) -> ThreadedServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=60)
+        return self
+
+    async def _start(self) -> None:
+        self._app = build_app(self.settings, stt_engine=self._stt_engine)
+        self._server = create_server(self._app)
+        self.port = bind(self._server, self.settings)  # TLS when the settings say so
+        await self._server.start()
+        await mark_serving(self._app)
+
+    def stop(self) -> None:
+        if self._server is not None and self._app is not None:
+            future = asyncio.run_coroutine_threadsafe(
+                shut_down(self._server, self._app), self._loop
+            )
+            future.result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, whisper_engine: LocalWhisperEngine
+) -> Iterator[ThreadedServer]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('cli') / 'samvaad.db'}"
+    upgrade_to_head(url)
+    settings = make_settings(
+        url,
+        # A client that sent chunks larger than it should would be refused.
+        AUDIO_MAX_CHUNK_BYTES=CHUNK_BYTES,
+        LOGIN_MAX_FAILURES=LOGIN_MAX_FAILURES,
+    )
+    running = ThreadedServer(settings, whisper_engine).start()
+    yield running
+    running.stop()
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def error(self) -> dict[str, Any]:
+        return dict(json.loads(self.stderr)["error"])
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "config"
+    monkeypatch.setenv("SAMVAAD_CONFIG_DIR", str(directory))
+    monkeypatch.setenv("SAMVAAD_PASSWORD", PASSWORD)
+    return directory
+
+
+class Cli:
+    def __init__(self, server: ThreadedServer, capsys: pytest.CaptureFixture[str]) -> None:
+        self.server = server
+        self._capsys = capsys
+
+    def __call__(self, *argv: str) -> Outcome:
+        self._capsys.readouterr()
+        code = run(["--server", self.server.address, *argv])
+        captured = self._capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    def ok(self, *argv: str) -> Any:
+        """Runs with --json, expects success, returns the parsed result."""
+        outcome = self("--json", *argv)
+        assert outcome.code == 0, outcome.stderr
+        return outcome.json()
+
+    def register(self, email: str | None = None) -> dict[str, Any]:
+        email = email or f"cli-{os.urandom(4).hex()}@example.com"
+        return dict(self.ok("register", "--email", email, "--name", "Cli User")["user"])
+
+    def store(self) -> CredentialStore:
+        return CredentialStore()
+
+    def credentials(self) -> Credentials:
+        stored = self.store().load(self.server.address)
+        assert stored is not None
+        return stored
+
+
+@pytest.fixture
+def cli(server: ThreadedServer, config_dir: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(server, capsys)
+
+
+# --- signing in -------------------------------------------------------------
+
+
+def test_register_keeps_tokens_readable_only_by_the_user(cli: Cli, config_dir: Path) -> None:
+    user = cli.register()
+    assert int(user["id"]) > 0
+
+    credentials_file = config_dir / "credentials.json"
+    assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_dir.stat().st_mode) == 0o700
+    assert cli.credentials().email == user["email"]
+    assert cli.ok("me")["user"]["email"] == user["email"]
+
+
+def test_human_output_is_a_table_not_json(cli: Cli) -> None:
+    user = cli.register()
+    outcome = cli("me")
+    assert outcome.code == 0
+    assert user["email"] in outcome.stdout
+    assert "none yet" in outcome.stdout  # no resume yet, in words
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(outcome.stdout)
+
+
+def test_login_reads_the_password_from_stdin(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, config_dir: Path
+) -> None:
+    email = cli.register()["email"]
+    (config_dir / "credentials.json").unlink()
+    monkeypatch.delenv("SAMVAAD_PASSWORD")
+    monkeypatch.setattr("sys.stdin", _Stdin(PASSWORD + "\n"))
+
+    assert cli.ok("login", "--email", email, "--password-stdin")["user"]["email"] == email
+    assert cli.ok("me")["user"]["email"] == email
+
+
+def test_logout_revokes_and_forgets_the_session(cli: Cli) -> None:
+    cli.register()
+    refresh_token = cli.credentials().refresh_token
+    assert cli.ok("logout") == {"signed_out": True}
+    assert cli.store().load(cli.server.address) is None
+
+    outcome = cli("me")
+    assert outcome.code == 1
+    assert "samvaad login" in outcome.stderr
+    # The old refresh token no longer works on the server either.
+    with (
+        Session(ServerOptions(cli.server.address)) as session,
+        pytest.raises(CliError, match="REFRESH_TOKEN_REVOKED"),
+    ):
+        session.refresh(_blank(refresh_token=refresh_token))
+
+
+def test_an_access_token_the_server_calls_expired_is_refreshed_and_the_call_retried(
+    cli: Cli,
+) -> None:
+    user_id = int(cli.register()["id"])
+    before = cli.credentials()
+    expired = _access_token(cli.server.settings, user_id, ttl=timedelta(minutes=-5))
+    # The client believes the token is still good, so only the server's
+    # TOKEN_EXPIRED answer can make it refresh.
+    cli.store().save(
+        cli.server.address,
+        _replace(before, access_token=expired, access_token_expire_time=_in(hours=1)),
+    )
+
+    assert int(cli.ok("me")["user"]["id"]) == user_id
+    after = cli.credentials()
+    assert after.refresh_token != before.refresh_token
+    assert after.access_token not in (expired, before.access_token)
+
+
+def test_an_access_token_about_to_expire_is_refreshed_before_the_call(cli: Cli) -> None:
+    cli.register()
+    before = cli.credentials()
+    # Still valid on the server; the client's own clock says it is about to expire.
+    cli.store().save(cli.server.address, _replace(before, access_token_expire_time=_in(seconds=10)))
+
+    cli.ok("me")
+    assert cli.credentials().refresh_token != before.refresh_token
+
+
+def test_a_refused_refresh_asks_the_user_to_sign_in_again(cli: Cli) -> None:
+    user_id = int(cli.register()["id"])
+    expired = _access_token(cli.server.settings, user_id, ttl=timedelta(minutes=-5))
+    cli.store().save(
+        cli.server.address,
+        _replace(
+            cli.credentials(),
+            access_token=expired,
+            access_token_expire_time=_in(hours=1),
+            refresh_token="smv_rt_not-a-real-token",
+        ),
+    )
+
+    outcome = cli("me")
+    assert outcome.code == 1
+    assert "REFRESH_TOKEN_INVALID" in outcome.stderr
+    assert "samvaad login" in outcome.stderr
+    assert cli.store().load(cli.server.address) is None
+
+
+# --- errors -----------------------------------------------------------------
+
+
+def test_errors_show_code_reason_and_field_violations(cli: Cli) -> None:
+    outcome = cli("register", "--email", "not-an-email", "--name", "")
+    assert outcome.code == 1
+    assert "INVALID_ARGUMENT" in outcome.stderr
+    assert re.search(r"^\s+email: ", outcome.stderr, re.MULTILINE), outcome.stderr
+    assert re.search(r"^\s+name: ", outcome.stderr, re.MULTILINE), outcome.stderr
+
+    error = cli("--json", "register", "--email", "not-an-email", "--name", "").error()
+    assert error["code"] == "INVALID_ARGUMENT"
+    assert error["domain"] == "samvaad.dev"
+    assert {v["field"] for v in error["field_violations"]} == {"email", "name"}
+    assert error["request_id"]
+
+
+def test_throttled_login_shows_retry_info(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    email = cli.register()["email"]
+    monkeypatch.setenv("SAMVAAD_PASSWORD", "a wrong password")
+    for _ in range(LOGIN_MAX_FAILURES):
+        wrong = cli("--json", "login", "--email", email)
+        assert wrong.code == 1
+        assert wrong.error()["reason"] == "BAD_CREDENTIALS"
+
+    throttled = cli("--json", "login", "--email", email).error()
+    assert throttled["code"] == "RESOURCE_EXHAUSTED"
+    assert throttled["reason"] == "LOGIN_THROTTLED"
+    assert throttled["retry_after_seconds"] > 0
+    assert "retry after:" in cli("login", "--email", email).stderr
+
+
+def test_an_unreachable_server_is_an_error_not_a_traceback(
+    config_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMVAAD_SERVER", f"127.0.0.1:{_closed_port()}")
+    assert run(["--timeout", "3", "health"]) == 1
+    assert "UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_health_over_tls_with_a_ca_certificate(
+    tmp_path: Path, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key = _self_signed_certificate(tmp_path)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}"
+    tls_server = ThreadedServer(
+        make_settings(url, TLS_CERT_FILE=str(cert), TLS_KEY_FILE=str(key)), None
+    ).start()
+    try:
+        address = f"localhost:{tls_server.port}"  # the certificate's name
+        assert run(["--server", address, "--ca-cert", str(cert), "--json", "health"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"status": "SERVING"}
+        # Plaintext cannot talk to it.
+        assert run(["--server", address, "--timeout", "3", "health"]) == 1
+        assert "UNAVAILABLE" in capsys.readouterr().err
+    finally:
+        tls_server.stop()
+
+
+# --- a practice interview ---------------------------------------------------
+
+
+def test_resume_interview_answer_and_transcript(cli: Cli) -> None:
+    cli.register()
+    resume = cli.ok("resume", "upload", str(RESUME))["resume"]
+    assert "Kubernetes" in resume["skills"]
+    assert resume["years_experience"] > 5
+    assert cli.ok("resume", "show")["resume"]["filename"] == RESUME.name
+    assert "Python" in cli.ok("knowledge")["items"]
+
+    started = cli.ok("interview", "start", "--track", "backend", "--questions", "2", "--use-resume")
+    interview_id = int(started["interview"]["id"])
+    generated = started["questions"]["questions"]
+    assert len(generated) == 2
+    listed = cli.ok("questions", str(interview_id))["questions"]
+    assert [q["id"] for q in listed] == [q["id"] for q in generated]
+    attempt = cli.ok("attempts", str(interview_id))["question_attempts"][0]
+
+    answered = cli.ok("answer", attempt["id"], str(LONG_ANSWER))
+    said = answered["transcription"]["text"]
+    assert "Kubernetes" in said, said
+    assert int(answered["audio"]["size_bytes"]) == LONG_ANSWER.stat().st_size
+    assert cli.ok("transcript", attempt["id"])["transcription"]["text"] == said
+
+    interviews = cli.ok("list")["interviews"]
+    assert [(int(i["id"]), i["answered_count"]) for i in interviews] == [(interview_id, 1)]
+    completed = cli.ok("interview", "complete", str(interview_id))["interview"]
+    assert completed["status"] == "INTERVIEW_STATUS_COMPLETED"
+
+    refused = cli("--json", "answer", attempt["id"], str(LONG_ANSWER))
+    assert refused.code == 1
+    assert refused.error()["reason"] == "INTERVIEW_COMPLETED"
+
+
+@needs_analysis
+def test_analyze_and_report(cli: Cli) -> None:
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "backend", "--questions", "2")
+    interview_id = started["interview"]["id"]
+    attempt_id = cli.ok("attempts", interview_id)["question_attempts"][0]["id"]
+    said = cli.ok("answer", attempt_id, str(LONG_ANSWER))["transcription"]["text"]
+
+    analysis = cli.ok("analyze", attempt_id)["analysis"]
+    assert analysis["question_attempt_id"] == attempt_id
+    assert 0 <= analysis["overall_score"] <= 100
+    assert analysis["delivery"]["word_count"] == len(said.split())
+
+    report = cli.ok("report", interview_id)["report"]
+    assert (report["question_count"], report["answered_count"]) == (2, 1)
+    assert [q["answered"] for q in report["questions"]] == [True, False]
+    assert report["overall_score"] == analysis["overall_score"]
+    shown = cli("report", interview_id)
+    assert shown.code == 0
+    assert "not answered" in shown.stdout
+
+
+def test_answer_streams_a_config_then_64_kib_chunks(tmp_path: Path) -> None:
+    recording = tmp_path / "answer.bin"
+    recording.write_bytes(os.urandom(3 * CHUNK_BYTES + 123))
+    config = transcription_pb2.AudioConfig(question_attempt_id=7, request_id="r-1")
+    sent: list[int] = []
+
+    requests = list(answer_requests(config, recording, on_chunk=sent.append))
+
+    assert requests[0].WhichOneof("payload") == "config"
+    assert requests[0].config == config
+    chunks = [r.audio_content for r in requests[1:]]
+    assert all(r.WhichOneof("payload") == "audio_content" for r in requests[1:])
+    assert [len(c) for c in chunks] == [CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 123]
+    assert b"".join(chunks) == recording.read_bytes()
+    assert sent == [len(c) for c in chunks]
+
+
+def test_a_missing_audio_file_is_reported_without_calling_the_server(cli: Cli) -> None:
+    cli.register()
+    outcome = cli("answer", "1", "/nonexistent/answer.ogg")
+    assert outcome.code == 1
+    assert "cannot read /nonexistent/answer.ogg" in outcome.stderr
+
+
+# --- make demo --------------------------------------------------------------
+
+
+def test_demo_walks_a_whole_interview(
+    server: ThreadedServer, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.main(["--server", server.address]) == 0
+    shown = capsys.readouterr().out
+
+    # The demo tells the user how to sign in as its candidate; that must work.
+    password, email = re.findall(r"SAMVAAD_PASSWORD='([^']+)'.*login --email (\S+)", shown)[0]
+    with Session(ServerOptions(server.address), CredentialStore(config_dir)) as session:
+        session.login(email, password)
+        interviews = session.call_authorized(
+            lambda md: session.interview.ListInterviews(
+                interview_pb2.ListInterviewsRequest(), metadata=md
+            )
+        ).interviews
+        assert len(interviews) == 1
+        interview = interviews[0]
+        assert interview.status == interview_pb2.INTERVIEW_STATUS_COMPLETED
+        assert interview.answered_count == len(demo.RECORDINGS) == 3
+        attempts = session.call_authorized(
+            lambda md: session.interview.ListQuestionAttempts(
+                interview_pb2.ListQuestionAttemptsRequest(interview_id=interview.id),
+                metadata=md,
+            )
+        ).question_attempts
+    transcribed = [a for a in attempts if a.has_transcription]
+    assert len(transcribed) == 3
+    # What the candidate sees: the questions, and what each recording said.
+    assert "What the candidate sees" in shown
+    flat = " ".join(shown.split())
+    for attempt in transcribed:
+        assert " ".join(attempt.question_text.split()[:4]) in flat
+    for spoken in ["Kafka", "Kubernetes", "microservices"]:
+        assert spoken in flat
+    if ANALYSIS_SERVED:
+        assert f"Report of interview {interview.id}" in flat
+
+
+def test_demo_says_to_start_the_server_when_it_cannot_reach_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert demo.main(["--server", f"127.0.0.1:{_closed_port()}"]) == 2
+    assert "make run" in " ".join(capsys.readouterr().out.split())
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+class _Stdin:
+    def __init__(self, text: str) -> None:
+        self._lines = iter(text.splitlines(keepends=True))
+
+    def readline(self) -> str:
+        return next(self._lines, "")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _access_token(settings: Settings, user_id: int, ttl: timedelta) -> str:
+    codec = AccessTokenCodec(
+        secret=settings.jwt_secret_key.get_secret_value(),
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=ttl,
+    )
+    return codec.issue(user_id).token
+
+
+def _in(**delta: float) -> datetime:
+    return datetime.now(UTC) + timedelta(**delta)
+
+
+def _replace(credentials: Credentials, **changes: Any) -> Credentials:
+    return dataclasses.replace(credentials, **changes)
+
+
+def _blank(refresh_token: str) -> Credentials:
+    now = datetime.now(UTC)
+    return Credentials("x@example.com", "", now, refresh_token, now)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
