@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite lint format protos check-protos migrate clean
+.PHONY: help install run demo test test-sqlite lint format protos check-protos migrate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,11 +22,17 @@ install: $(STAMP) ## create .venv and install Samvaad with its dev tools
 run: $(STAMP) ## migrate the database and start the server on 127.0.0.1:50051
 	$(BIN)/python -m server
 
+demo: $(STAMP) ## a whole practice interview against the server of `make run` (start it first)
+	$(BIN)/python -m clients.demo
+
 migrate: $(STAMP) ## apply database migrations (DATABASE_URL or SQLite in ./var)
 	$(BIN)/python -m server.db.migrate
 
 test: $(STAMP) ## run the test suite (PostgreSQL too when SAMVAAD_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## benchmarks against same-run baselines, into bench-results/ (BENCH_ARGS=--quick)
+	$(BIN)/python -m clients.bench $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff, mypy and buf lint
 	$(BIN)/ruff check .

@@ -112,7 +112,7 @@ def messages_of(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Mes
     optional: dict[str, st.SearchStrategy[Any]] = {}
     for field in descriptor.fields:
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            if depth >= MAX_DEPTH:
+            if depth >= MAX_DEPTH or field.message_type is None:
                 continue
             optional[field.name] = messages_of(field.message_type, depth + 1)
         else:

@@ -28,9 +28,7 @@ GET_ME = "GetMe"
 TRANSCRIBE_ANSWER = "TranscribeAnswer"
 
 
-async def empty_get_me(
-    _request: auth_pb2.GetMeRequest, _context: Any
-) -> auth_pb2.GetMeResponse:
+async def empty_get_me(_request: auth_pb2.GetMeRequest, _context: Any) -> auth_pb2.GetMeResponse:
     return auth_pb2.GetMeResponse()
 
 

@@ -24,6 +24,7 @@ class Figure:
     baseline: float
     target: str  # in words, e.g. "ratio ≥ 0.5"; empty when there is none
     met: bool | None  # None when there is no target
+    note: str = ""
 
     @property
     def ratio(self) -> float:
@@ -85,15 +86,15 @@ def format_value(value: float, unit: str) -> str:
 
 def markdown_table(figures: list[Figure]) -> str:
     lines = [
-        "| figure | Samvaad | baseline | ratio | target | met |",
-        "|---|---|---|---|---|---|",
+        "| figure | Samvaad | baseline | ratio | target | met | note |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         met = "—" if f.met is None else ("yes" if f.met else "**no**")
         lines.append(
             f"| {f.name} | {format_value(f.value, f.unit)} | "
             f"{format_value(f.baseline, f.unit)} ({f.baseline_name}) | "
-            f"{f.ratio:.3f} | {f.target or '—'} | {met} |"
+            f"{f.ratio:.3f} | {f.target or '—'} | {met} | {f.note} |"
         )
     return "\n".join(lines)
 

@@ -92,7 +92,10 @@ class ErrorInterceptor(AsyncServerInterceptor):
     """
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
-        handler = await super().intercept_service(continuation, handler_call_details)
+        # grpc_interceptor is untyped.
+        handler = await super().intercept_service(  # type: ignore[no-untyped-call]
+            continuation, handler_call_details
+        )
         if handler is None or handler.request_deserializer is None:
             return handler
         return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))

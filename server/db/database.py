@@ -46,9 +46,44 @@ class UnitOfWork:
         self.reports = ReportRepository(session)
 
 
+# SQLSTATEs of a server that is gone or not taking connections: class 08 (connection
+# exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now
+# ("the database system is starting up / shutting down / in recovery mode").
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_UNAVAILABLE_DRIVER_ERRORS = {
+    "ConnectionDoesNotExistError",
+    "CannotConnectNowError",
+    "ConnectionRefusedError",
+}
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error, the driver error SQLAlchemy wraps in it, and the errors that caused them."""
+    found: dict[int, BaseException] = {}
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is not None and id(current) not in found:
+            found[id(current)] = current
+            pending += [getattr(current, "orig", None), current.__cause__]
+    return list(found.values())
+
+
+def _driver_says_unavailable(error: BaseException) -> bool:
+    for cause in _causes(error):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(cause).__name__ in _UNAVAILABLE_DRIVER_ERRORS:
+            return True
+    return False
+
+
 def is_connectivity_error(error: BaseException) -> bool:
     """True for failures that mean "the database is not reachable right now"."""
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if _driver_says_unavailable(error):
         return True
     if isinstance(error, sa_exc.TimeoutError | sa_exc.InterfaceError | OSError | TimeoutError):
         return True
@@ -56,12 +91,7 @@ def is_connectivity_error(error: BaseException) -> bool:
         text = str(error.orig if error.orig is not None else error).lower()
         markers = ("connection", "connect", "terminat", "shutdown", "database is locked")
         return any(marker in text for marker in markers)
-    name = type(error).__name__
-    return name in {
-        "ConnectionDoesNotExistError",
-        "CannotConnectNowError",
-        "ConnectionRefusedError",
-    }
+    return False
 
 
 class Database:

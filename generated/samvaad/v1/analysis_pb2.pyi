@@ -350,8 +350,8 @@ class Finding(_message.Message):
     ASPECT_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     aspect: _builtins.str
-    """What it is about: "pace", "pauses", "fillers", "coverage", "relevance",
-    "depth", "skills", "structure".
+    """What it is about: "pace", "pauses", "fillers", "speaking_time", "coverage",
+    "relevance", "depth", "skills", "structure".
     """
     message: _builtins.str
     """The reason, such as "a 4.2 s pause at 0:31 after 'so basically'"."""

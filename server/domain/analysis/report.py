@@ -79,10 +79,10 @@ def _mean(values: Any) -> int:
 def _common_points(analyses: list[AnswerAnalysis], *, strengths: bool) -> list[str]:
     """The aspects that come up in most answers, each with one answer's evidence."""
     by_aspect: dict[str, list[str]] = {}
-    for number, analysis in enumerate(analyses, start=1):
+    for analysis in analyses:
         findings = analysis.strengths if strengths else analysis.improvements
         for finding in findings:
-            by_aspect.setdefault(finding.aspect, []).append(f"{finding.message}")
+            by_aspect.setdefault(finding.aspect, []).append(finding.message)
     ranked = sorted(by_aspect.items(), key=lambda item: len(item[1]), reverse=True)
     points = []
     for aspect, messages in ranked[:MAX_POINTS]:

@@ -56,7 +56,9 @@ class AnalysisService:
         async with self._db.transaction() as uow:
             found = await uow.attempts.get_owned(user_id, attempt_id)
             if found is None:
-                raise NotFound(f"question attempt {attempt_id} not found", reason="ATTEMPT_NOT_FOUND")
+                raise NotFound(
+                    f"question attempt {attempt_id} not found", reason="ATTEMPT_NOT_FOUND"
+                )
             attempt, question, _ = found
             if attempt.transcribed_at is None:
                 raise FailedPrecondition(
