@@ -106,6 +106,8 @@ def test_production_refuses_cheap_password_hashing(monkeypatch: pytest.MonkeyPat
         ("BACKEND_SERVER_PORT", "70000"),
         ("BACKEND_SERVER_WORKERS", "0"),
         ("TLS_CERT_FILE", "/only/the/cert.pem"),
+        ("SAMVAAD_SERVICES", "auth,billing"),
+        ("SAMVAAD_SERVICES", " , "),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
 from server.app import SERVICE_NAMES, bind, build_app, create_server, mark_serving, shut_down
-from tests.conftest import RunningServer, Stubs, make_settings
+from tests.conftest import RunningServer, Stubs, make_settings, start_server, stop_server
 from tests.helpers import expect_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,3 +265,33 @@ def test_production_refuses_to_start_with_the_default_secret(tmp_path: Path) -> 
     assert result.returncode != 0
     assert "JWT_SECRET_KEY" in result.stderr
     assert not (tmp_path / "samvaad.db").exists(), "nothing should happen before the check"
+
+
+async def test_a_subset_of_services_can_be_served(database_url: str) -> None:
+    settings = make_settings(database_url, SAMVAAD_SERVICES="transcription,analysis")
+    running = await start_server(settings)
+    try:
+        health = health_pb2_grpc.HealthStub(running.stubs.channel)
+        served = await health.Check(
+            health_pb2.HealthCheckRequest(service="samvaad.v1.TranscriptionService")
+        )
+        assert served.status == SERVING
+        await expect_status(
+            health.Check(health_pb2.HealthCheckRequest(service="samvaad.v1.AuthService")),
+            grpc.StatusCode.NOT_FOUND,
+        )
+        await expect_status(
+            running.stubs.auth.Register(
+                auth_pb2.RegisterRequest(email="a@example.com", password="password-1", name="A")
+            ),
+            grpc.StatusCode.UNIMPLEMENTED,
+        )
+        stub = reflection_pb2_grpc.ServerReflectionStub(running.stubs.channel)
+        call = stub.ServerReflectionInfo()
+        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+        listed = {s.name for s in (await call.read()).list_services_response.service}
+        await call.done_writing()
+        assert "samvaad.v1.TranscriptionService" in listed
+        assert "samvaad.v1.AuthService" not in listed
+    finally:
+        await stop_server(running)

@@ -136,7 +136,7 @@ class TranscriptionService:
                 "send the answer with TranscribeAnswer",
                 reason="TRANSCRIPTION_NOT_FOUND",
             )
-        return _from_row(attempt, question)
+        return stored_transcription(attempt, question)
 
     async def _store(
         self,
@@ -211,7 +211,7 @@ def _existing_or_refuse(
     attempt: QuestionAttempt, question: Question, request_id: str
 ) -> StoredTranscription:
     if request_id and attempt.request_id == request_id:
-        return _from_row(attempt, question)
+        return stored_transcription(attempt, question)
     raise FailedPrecondition(
         "this attempt already has a transcribed answer; to answer again, open a new attempt "
         "with InterviewService.CreateQuestionAttempt",
@@ -219,7 +219,8 @@ def _existing_or_refuse(
     )
 
 
-def _from_row(attempt: QuestionAttempt, question: Question) -> StoredTranscription:
+def stored_transcription(attempt: QuestionAttempt, question: Question) -> StoredTranscription:
+    """The transcript stored on an attempt, as the domain sees it."""
     duration = attempt.audio_duration_seconds or 0.0
     transcript = TranscriptResult(
         text=attempt.transcript_text or "",

@@ -12,11 +12,11 @@ from datetime import datetime
 from server.db.database import Database
 from server.db.models import Question, QuestionAttempt
 from server.domain.analysis.content import ContentAnalyser
-from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
 from server.domain.analysis.scoring import combine
-from server.domain.analysis.types import AnswerAnalysis, QuestionContext, Word
+from server.domain.analysis.types import AnswerAnalysis, QuestionContext
 from server.domain.interviews import ProfileLookup
+from server.domain.transcriptions import stored_transcription
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -32,12 +32,6 @@ class StoredAnalysis:
 class StoredReport:
     report: InterviewReport
     updated_at: datetime
-
-
-def stored_words(attempt: QuestionAttempt) -> list[Word]:
-    return [
-        Word(str(w), float(s), float(e), float(p)) for w, s, e, p in attempt.transcript_words or []
-    ]
 
 
 class AnalysisService:
@@ -105,7 +99,8 @@ class AnalysisService:
         self, user_id: int, attempt: QuestionAttempt, question: Question
     ) -> StoredAnalysis:
         profile = await self._profiles(user_id)
-        delivery = analyse_delivery(stored_words(attempt), attempt.audio_duration_seconds or 0.0)
+        transcription = stored_transcription(attempt, question)
+        delivery = transcription.delivery
         content = await self._content.analyse(
             QuestionContext(
                 text=question.text,
@@ -114,7 +109,7 @@ class AnalysisService:
                 concepts=list(question.concepts or []),
                 candidate_skills=list(profile.skills) if profile else [],
             ),
-            attempt.transcript_text or "",
+            transcription.transcript.text,
         )
         overall, strengths, improvements = combine(delivery, content)
         analysis = AnswerAnalysis(
