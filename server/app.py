@@ -213,6 +213,9 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
     )
 
 
+STREAM_WINDOW_BYTES = 256 * 1024
+
+
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
@@ -226,6 +229,13 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ),
         ("grpc.http2.max_ping_strikes", 2),
         ("grpc.max_connection_idle_ms", settings.max_connection_idle_ms),
+        # A fixed receive window per stream. With BDP probing the window grows to
+        # several MiB, and every upload arriving faster than it is written to disk
+        # parks that much in transport buffers: ten 25 MiB uploads took 60-220 MiB of
+        # RSS instead of 15 (docs/benchmarks.md). 256 KiB still moves 2.5 MiB/s per
+        # upload at 100 ms of round trip.
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
         # Only share the port when several workers are meant to; otherwise a
         # second server started by mistake fails loudly instead of splitting traffic.
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
@@ -279,6 +289,8 @@ async def mark_serving(app: App) -> None:
 async def shut_down(server: grpc.aio.Server, app: App) -> None:
     """Health goes NOT_SERVING first, so load balancers drain; then calls finish."""
     await app.health.enter_graceful_shutdown()
+    if app.settings.drain_seconds:
+        await asyncio.sleep(app.settings.drain_seconds)
     await server.stop(app.settings.grace_period_seconds)
     await app.close()
 

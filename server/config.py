@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     grace_period_seconds: float = Field(
         15.0, ge=0, le=600, validation_alias="SERVER_GRACE_PERIOD_SECONDS"
     )
+    # After health turns NOT_SERVING, keep taking new calls this long, so load
+    # balancers see the change and stop routing here before the port closes.
+    drain_seconds: float = Field(0.0, ge=0, le=300, validation_alias="SERVER_DRAIN_SECONDS")
     # A resume upload (5 MiB) plus framing must fit in one message; audio comes
     # in chunks far smaller than this. Anything larger is a client bug or abuse.
     max_receive_message_bytes: int = Field(

@@ -295,3 +295,20 @@ async def test_a_subset_of_services_can_be_served(database_url: str) -> None:
         assert "samvaad.v1.AuthService" not in listed
     finally:
         await stop_server(running)
+
+
+async def test_calls_are_still_taken_while_draining(database_url: str) -> None:
+    running = await start_server(make_settings(database_url, SERVER_DRAIN_SECONDS=2))
+    health = health_pb2_grpc.HealthStub(running.stubs.channel)
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+    assert (await watch.read()).status == SERVING
+    shutdown = asyncio.create_task(shut_down(running.server, running.app))
+    assert (await asyncio.wait_for(watch.read(), timeout=5)).status == NOT_SERVING
+    reply = await running.stubs.auth.Register(
+        auth_pb2.RegisterRequest(email="late@example.com", password="password-1", name="L"),
+        timeout=1,
+    )
+    assert reply.user.id > 0
+    assert not shutdown.done()
+    await shutdown
+    await running.stubs.channel.close()

@@ -78,11 +78,16 @@ def _mean(values: Any) -> int:
 
 def _common_points(analyses: list[AnswerAnalysis], *, strengths: bool) -> list[str]:
     """The aspects that come up in most answers, each with one answer's evidence."""
+    # One message per answer and aspect: an answer with two pause findings is
+    # still one answer with a pause problem.
     by_aspect: dict[str, list[str]] = {}
     for analysis in analyses:
         findings = analysis.strengths if strengths else analysis.improvements
+        first_by_aspect = {}
         for finding in findings:
-            by_aspect.setdefault(finding.aspect, []).append(finding.message)
+            first_by_aspect.setdefault(finding.aspect, finding.message)
+        for aspect, message in first_by_aspect.items():
+            by_aspect.setdefault(aspect, []).append(message)
     ranked = sorted(by_aspect.items(), key=lambda item: len(item[1]), reverse=True)
     points = []
     for aspect, messages in ranked[:MAX_POINTS]:
