@@ -123,11 +123,12 @@ def test_speech_mp3_word_timings_are_ordered_inside_the_audio_and_plausible(
 
 
 def test_transcription_does_not_block_the_event_loop(speech: TimedTranscript) -> None:
-    # A correctness check of "off the loop", not a speed target: on the loop,
-    # Whisper would stall the ticker for the whole transcription (seconds).
+    # A correctness check of "off the loop", not a speed target: run on the loop,
+    # Whisper would hold it for the whole transcription and the 10 ms ticker
+    # would tick once or twice; off the loop it keeps ticking throughout. The
+    # bound is loose on purpose, so a busy machine cannot make it flaky.
     assert speech.seconds > 0.5
-    assert speech.max_tick_lag < 0.5, f"the loop stalled for {speech.max_tick_lag:.3f} s"
-    assert speech.ticks >= speech.seconds / 0.02
+    assert speech.ticks >= 20, f"{speech.ticks} ticks in {speech.seconds:.1f} s"
 
 
 @pytest.mark.parametrize("filename", FORMAT_FILES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -329,10 +328,9 @@ async def test_a_hostile_pdf_is_cut_off_and_the_server_carries_on(
     running: RunningServer, stubs: Stubs, account: Account
 ) -> None:
     before = await upload_fixture(stubs, account, TWO_COLUMN)
-    started = time.perf_counter()
     error = await expect_status(upload(stubs, account, read("hostile_slow.pdf")), INVALID)
-    # Unlimited, pypdf needs seconds and well over 128 MiB for this file.
-    assert time.perf_counter() - started < 3
+    # Unlimited, pypdf needs seconds and well over 128 MiB for this file: the
+    # reason says which limit stopped it.
     assert reason(error) == "PDF_TOO_COMPLEX"
     assert await my_resume(stubs, account) == before
     assert (await upload_fixture(stubs, account, SINGLE_COLUMN)).skills
@@ -344,10 +342,9 @@ async def test_a_hostile_pdf_is_cut_off_and_the_server_carries_on(
 async def test_pdfs_are_read_off_the_event_loop(stubs: Stubs, account: Account) -> None:
     hostile = asyncio.ensure_future(upload(stubs, account, read("hostile_slow.pdf")))
     await asyncio.sleep(0.2)
-    started = time.perf_counter()
+    # Were the parse on the loop, these calls would wait for it to end.
     for _ in range(5):
         await stubs.auth.GetMe(auth_pb2.GetMeRequest(), metadata=account.metadata)
-    assert time.perf_counter() - started < 0.5
     assert not hostile.done()
     await expect_status(hostile, INVALID)
 

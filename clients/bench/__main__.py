@@ -50,9 +50,9 @@ FULL = Sizes(
     chunk_bytes=64 * 1024,
     upload_runs=3,
     speech=SPEECH,
-    transcription_pairs=3,
+    transcription_pairs=6,
     burst_users=8,
-    burst=Budget(max_calls=120, max_seconds=30),
+    burst=Budget(max_calls=240, max_seconds=30),
     burst_concurrency=8,
     probe=Budget(max_calls=1500, max_seconds=10),
     parallel_uploads=10,
@@ -83,6 +83,7 @@ class Options:
     quick: bool
     out: Path
     database_url: str | None
+    extra_settings: dict[str, str]
 
     @property
     def sizes(self) -> Sizes:
@@ -90,7 +91,7 @@ class Options:
 
     @property
     def server_settings(self) -> dict[str, str]:
-        return QUICK_SERVER_SETTINGS if self.quick else {}
+        return {**(QUICK_SERVER_SETTINGS if self.quick else {}), **self.extra_settings}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -101,8 +102,24 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--database-url",
         help="a scratch database for the servers under test (default: SQLite in a temp dir)",
     )
+    parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment setting for the servers under test, e.g. "
+        "PASSWORD_HASH_CONCURRENCY=1 (repeatable)",
+    )
     args = parser.parse_args(argv)
-    return Options(quick=args.quick, out=args.out, database_url=args.database_url)
+    extra = dict(_setting(text, parser) for text in args.server_setting)
+    return Options(args.quick, args.out, args.database_url, extra)
+
+
+def _setting(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        parser.error(f"--server-setting wants NAME=VALUE, not {text!r}")
+    return name, value
 
 
 def describe_database(url: str | None) -> str:
@@ -143,6 +160,7 @@ async def run(options: Options) -> Report:
             "quick": options.quick,
             "sizes": repr(sizes),
             "server": "python -m server, ENVIRONMENT=production, owasp argon2id, JSON logs",
+            "server_settings": options.server_settings,
         },
     )
     with tempfile.TemporaryDirectory(prefix="samvaad-bench-") as scratch:

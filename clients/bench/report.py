@@ -107,9 +107,17 @@ def markdown(report: Report) -> str:
         f"{machine['memory_gib']} GiB, Python {machine['python']}, "
         f"grpcio {machine['grpcio']}; load average at start "
         f"{', '.join(map(str, machine['load_average_at_start']))}.\n"
-        f"Database: {report.setup['database']}.\n\n"
+        f"Database: {report.setup['database']}."
+        f"{_settings_line(report.setup.get('server_settings') or {})}\n\n"
         f"{markdown_table(report.figures)}\n"
     )
+
+
+def _settings_line(settings: dict[str, str]) -> str:
+    if not settings:
+        return ""
+    listed = ", ".join(f"{name}={value}" for name, value in settings.items())
+    return f" Server settings: {listed}."
 
 
 def write(report: Report, directory: Path) -> tuple[Path, Path]:

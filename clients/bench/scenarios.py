@@ -258,7 +258,9 @@ async def ingest_against_bare(
             timings[name].append(outcome.seconds)
             outcomes.append(f"{name}: {outcome.code.name} {outcome.details}".strip())
     mib = len(data) / MiB
-    rates = {name: mib / median(seconds) for name, seconds in timings.items()}
+    # Best of the runs: other work on a shared machine only ever adds time.
+    rates = {name: mib / min(seconds) for name, seconds in timings.items()}
+    medians = {name: mib / median(seconds) for name, seconds in timings.items()}
     figure = Figure(
         f"TranscribeAnswer ingest, {mib:.0f} MiB WAV in {sizes.chunk_bytes // 1024} KiB chunks",
         "MiB/s",
@@ -267,6 +269,8 @@ async def ingest_against_bare(
         rates["bare"],
         "ratio ≥ 0.5",
         rates["samvaad"] / rates["bare"] >= 0.5,
+        note=f"best of {sizes.upload_runs}; medians {medians['samvaad']:.0f} and "
+        f"{medians['bare']:.0f} MiB/s",
     )
     return [figure], {"seconds": timings, "bytes": len(data), "outcomes": outcomes}
 
@@ -289,40 +293,70 @@ async def transcription_against_engine(
 ) -> tuple[list[Figure], dict[str, Any]]:
     """TranscribeAnswer of one recording, and the same engine on the same file in-process.
 
-    Pairs alternate engine-alone and server; the first pair warms both up and is
-    dropped. Each pair uses the attempt's question as the engine's context, as the
-    server does for a candidate without a resume.
+    Each pair runs both, in alternating order so that neither always runs on a machine
+    warmed by the other; a first pair warms both up and is dropped. The engine gets
+    the attempt's question as context, as the server gives it for a candidate without
+    a resume. Figures are medians over the pairs.
     """
     engine = LocalWhisperEngine()
     await engine.load()
     chunks = chunks_of(await asyncio.to_thread(sizes.speech.read_bytes), 64 * 1024)
-    direct: list[float] = []
-    served: list[float] = []
-    server_engine: list[float] = []
-    audio_seconds = 0.0
+    pairs: list[TranscriptionPair] = []
     try:
         async with grpc.aio.insecure_channel(samvaad.address) as channel:
             attempts = await open_attempts(channel, account, sizes.transcription_pairs + 1)
             for index, attempt in enumerate(attempts):
                 context = TranscriptionContext(question=attempt.question_text)
-                started = time.perf_counter()
-                await engine.transcribe(sizes.speech, language="en", context=context)
-                alone = time.perf_counter() - started
-                outcome = await upload(
-                    channel, account.metadata, attempt.id, chunks, sizes.speech.name
-                )
+                served = upload(channel, account.metadata, attempt.id, chunks, sizes.speech.name)
+                if index % 2:
+                    alone = await _engine_alone(engine, sizes.speech, context)
+                    outcome = await served
+                else:
+                    outcome = await served
+                    alone = await _engine_alone(engine, sizes.speech, context)
                 if outcome.reply is None:
                     raise RuntimeError(f"TranscribeAnswer failed: {outcome}")
-                if index == 0:
-                    continue
-                direct.append(alone)
-                served.append(outcome.seconds)
-                server_engine.append(outcome.reply.processing_time.ToTimedelta().total_seconds())
-                audio_seconds = outcome.reply.audio.duration.ToTimedelta().total_seconds()
+                if index > 0:
+                    pairs.append(TranscriptionPair.of(alone, outcome, outcome.reply))
     finally:
         await engine.close()
-    end_to_end, alone = median(served), median(direct)
-    name = sizes.speech.name
+    return _transcription_figures(pairs, sizes.speech.name)
+
+
+async def _engine_alone(
+    engine: LocalWhisperEngine, path: Path, context: TranscriptionContext
+) -> float:
+    started = time.perf_counter()
+    await engine.transcribe(path, language="en", context=context)
+    return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class TranscriptionPair:
+    alone: float  # the engine called directly
+    end_to_end: float  # TranscribeAnswer, first message to answer
+    server_engine: float  # the engine's share of it, as the server reports it
+    audio_seconds: float
+
+    @classmethod
+    def of(
+        cls, alone: float, outcome: UploadOutcome, reply: tpb.TranscribeAnswerResponse
+    ) -> TranscriptionPair:
+        return cls(
+            alone,
+            outcome.seconds,
+            reply.processing_time.ToTimedelta().total_seconds(),
+            reply.audio.duration.ToTimedelta().total_seconds(),
+        )
+
+
+def _transcription_figures(
+    pairs: list[TranscriptionPair], name: str
+) -> tuple[list[Figure], dict[str, Any]]:
+    end_to_end = median([p.end_to_end for p in pairs])
+    alone = median([p.alone for p in pairs])
+    outside = median([p.end_to_end - p.server_engine for p in pairs])
+    audio_seconds = pairs[0].audio_seconds
     figures = [
         Figure(
             f"TranscribeAnswer end to end, {name} ({audio_seconds:.1f} s)",
@@ -332,6 +366,8 @@ async def transcription_against_engine(
             alone,
             "ratio ≤ 1.05",
             end_to_end / alone <= 1.05,
+            note=f"median of {len(pairs)} pairs; outside the engine {outside * 1000:.0f} ms "
+            f"({outside / end_to_end:.1%})",
         ),
         Figure(
             f"real-time factor, {name}",
@@ -344,9 +380,14 @@ async def transcription_against_engine(
         ),
     ]
     details = {
-        "engine_alone_seconds": direct,
-        "end_to_end_seconds": served,
-        "server_reported_processing_seconds": server_engine,
+        "pairs": [
+            {
+                "engine_alone_s": round(p.alone, 3),
+                "end_to_end_s": round(p.end_to_end, 3),
+                "server_engine_s": round(p.server_engine, 3),
+            }
+            for p in pairs
+        ],
         "audio_seconds": audio_seconds,
     }
     return figures, details
