@@ -83,7 +83,7 @@ def _common_points(analyses: list[AnswerAnalysis], *, strengths: bool) -> list[s
     by_aspect: dict[str, list[str]] = {}
     for analysis in analyses:
         findings = analysis.strengths if strengths else analysis.improvements
-        first_by_aspect = {}
+        first_by_aspect: dict[str, str] = {}
         for finding in findings:
             first_by_aspect.setdefault(finding.aspect, finding.message)
         for aspect, message in first_by_aspect.items():
