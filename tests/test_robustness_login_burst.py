@@ -2,8 +2,8 @@
 
 argon2 runs off the event loop (argon2-cffi releases the GIL), but on a machine with
 few cores the hashing threads would still take every CPU: at equal priority, a burst
-of owasp logins on 2 cores pushed GetMe p99 from 8 ms to 350-650 ms (see
-docs/benchmarks.md, where `make bench` measures it). So the hashing threads run at
+of owasp logins on 2 cores pushed GetMe p99 from about 5 ms to 70-650 ms (see
+docs/benchmarks.md; `make bench` measures it). So the hashing threads run at
 a lower priority than the event loop. Timings are the benchmark's business; this
 test checks the mechanism.
 """

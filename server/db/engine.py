@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +42,33 @@ def create_engine(
     )
 
 
+class _RollbackBeforeClose(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    A call cancelled mid-query (a client hanging up) makes SQLAlchemy discard the
+    connection by closing it. If a cursor of that query is still referenced, as it is
+    from the cancellation's traceback, sqlite3_close_v2 leaves a "zombie" connection
+    that keeps its transaction, and with it the database's write lock, until the
+    garbage collector happens to free the cursor: every other writer then waited the
+    whole busy timeout (30 s) and failed. Rolling back first releases the lock at once.
+    """
+
+    def close(self) -> None:
+        # Closing is what matters: a rollback that fails must not prevent it.
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
+                self.rollback()
+        super().close()
+
+
 def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"timeout": 30, "factory": _RollbackBeforeClose},
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -22,9 +22,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 Profile = Literal["owasp", "rfc9106_low_memory", "test_only_cheap"]
 
-# Niceness of the hashing threads. At equal priority, two owasp hashes at a time
-# on 2 cores pushed GetMe p99 from 8 ms to 350-650 ms; at 10 it stayed near 25 ms
-# while logins ran as fast as before (docs/benchmarks.md).
+# Niceness of the hashing threads. At equal priority, a burst of owasp logins on
+# 2 cores pushed GetMe p99 to 70-650 ms; at 10, to 15-40 ms, with logins as fast
+# as before (docs/benchmarks.md).
 HASH_THREAD_NICENESS = 10
 
 PROFILES: dict[str, argon2.Parameters] = {
