@@ -157,7 +157,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
             statement_timeout_s=settings.db_statement_timeout_seconds,
         )
     )
-    hasher = PasswordHasher(settings.password_hash_profile, settings.password_hash_concurrency)
+    hasher = PasswordHasher(settings.password_hash_profile, settings.password_hash_workers)
     access_tokens = AccessTokenCodec(
         secret=settings.jwt_secret_key.get_secret_value(),
         algorithm=settings.jwt_algorithm,

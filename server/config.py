@@ -8,6 +8,7 @@ OPENAI_*) keep working. `.env.example` lists them all with their defaults.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -114,8 +115,10 @@ class Settings(BaseSettings):
     password_hash_profile: Literal["owasp", "rfc9106_low_memory", "test_only_cheap"] = Field(
         "owasp", validation_alias="PASSWORD_HASH_PROFILE"
     )
+    # argon2 hashes at once; 0 means one core fewer than the machine has, so a
+    # burst of logins always leaves a core for the event loop (see docs/benchmarks.md).
     password_hash_concurrency: int = Field(
-        2, ge=1, le=64, validation_alias="PASSWORD_HASH_CONCURRENCY"
+        0, ge=0, le=64, validation_alias="PASSWORD_HASH_CONCURRENCY"
     )
     login_max_failures: int = Field(5, ge=1, validation_alias="LOGIN_MAX_FAILURES")
     login_failure_window_seconds: int = Field(
@@ -273,6 +276,12 @@ class Settings(BaseSettings):
                 f"{self.postgres_port}/{self.postgres_db}"
             )
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def password_hash_workers(self) -> int:
+        if self.password_hash_concurrency:
+            return self.password_hash_concurrency
+        return max(1, (os.cpu_count() or 2) - 1)
 
     @property
     def openai_enabled(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.audio import UPLOAD_PREFIX, AudioFormat, AudioIntake, UploadLimits, with_idle_timeout
-from server.audio.upload import clean_filename
+from server.audio.upload import WRITE_BATCH_BYTES, clean_filename
 from server.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from tests.audio_assets import ANSWER_SECONDS, AUDIO, FORMAT_FILES, chunks_of
 from tests.conftest import make_settings
@@ -229,13 +229,18 @@ async def test_a_tiny_upload_is_judged_on_the_bytes_it_has(intake: AudioIntake) 
 
 
 async def test_chunks_reach_the_disk_as_they_arrive(intake: AudioIntake) -> None:
-    data = (AUDIO / "answer.wav").read_bytes()
+    # A 2 MiB stream (the limit here): a real WAV's first bytes, then more of its samples.
+    wav = (AUDIO / "answer.wav").read_bytes()
+    data = (wav * (LIMITS.max_total_bytes // len(wav) + 1))[: LIMITS.max_total_bytes]
+    chunk = 64 * 1024
     async with intake.upload(filename="answer.wav") as upload:
         assert upload.path is not None
-        for chunk_number, start in enumerate(range(0, 160_000, 32_000), start=1):
-            await upload.write(data[start : start + 32_000])
-            # Anything beyond the writer's 8 KiB buffer is already in the file.
-            assert upload.path.stat().st_size >= chunk_number * 32_000 - 8192
+        for sent in range(chunk, len(data) + 1, chunk):
+            await upload.write(data[sent - chunk : sent])
+            # At most one batch (and the file object's 8 KiB buffer) is held in
+            # memory; everything older is already in the file.
+            assert upload.path.stat().st_size >= sent - WRITE_BATCH_BYTES - 8192
+        assert upload.path.stat().st_size > len(data) - WRITE_BATCH_BYTES - 8192
 
 
 async def test_cancellation_halfway_removes_the_file(intake: AudioIntake, upload_dir: Path) -> None:

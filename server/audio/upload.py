@@ -52,6 +52,10 @@ MAX_FILENAME_CHARS = 255
 # Writes are short (a chunk into the page cache); a few threads keep many
 # uploads moving even when one disk write stalls.
 WRITE_THREADS = 4
+# Chunks are gathered up to this size before a writer thread takes them: a thread
+# hop per 64 KiB chunk cost more than the write itself. At most this much of an
+# answer is in memory at once.
+WRITE_BATCH_BYTES = 512 * 1024
 # Decoding is CPU work: no more at once than this 2-core machine can take
 # next to Whisper.
 PROBE_THREADS = 2
@@ -167,6 +171,7 @@ class AudioUpload:
         self._file: IO[bytes] | None = None
         self._path: Path | None = None
         self._pending_write: Future[int] | None = None
+        self._buffer = bytearray()
         self._head = b""
         self._format: AudioFormat | None = None
         self._size = 0
@@ -218,16 +223,26 @@ class AudioUpload:
             return
         if self._format is None:
             self._sniff(chunk, final=False)
-        self._pending_write = self._write_pool.submit(file.write, chunk)
+        self._buffer += chunk
+        self._size += len(chunk)
+        if len(self._buffer) >= WRITE_BATCH_BYTES:
+            await self._flush(file)
+
+    async def _flush(self, file: IO[bytes]) -> None:
+        """Hand the buffered bytes to a writer thread: one hop per batch, not per chunk."""
+        if not self._buffer:
+            return
+        batch, self._buffer = bytes(self._buffer), bytearray()
+        self._pending_write = self._write_pool.submit(file.write, batch)
         try:
             await asyncio.wrap_future(self._pending_write)
         except OSError as exc:
             raise _storage_failed(exc) from exc
-        self._size += len(chunk)
 
     async def finish(self) -> ReceivedAudio:
         """Close the file, decode it once, and describe it. Refuses what is not sound audio."""
         file = self._require_open()
+        await self._flush(file)
         self._finished = True
         if self._size == 0:
             raise InvalidArgument.for_field(
