@@ -30,7 +30,7 @@ from clients.samvaad_cli.credentials import Credentials, CredentialStore
 from clients.samvaad_cli.errors import CliError
 from clients.samvaad_cli.session import ServerOptions, Session
 from generated.samvaad.v1 import interview_pb2, transcription_pb2
-from server.app import SERVICE_NAMES, App, bind, build_app, create_server, mark_serving, shut_down
+from server.app import App, bind, build_app, create_server, mark_serving, shut_down
 from server.config import Settings
 from server.db.migrate import upgrade_to_head
 from server.domain.tokens import AccessTokenCodec
@@ -43,10 +43,6 @@ RESUME = ASSETS / "resumes" / "single_column.pdf"
 # 208 KB of PCM: several 64 KiB chunks.
 LONG_ANSWER = ASSETS / "audio" / "answer.wav"
 LOGIN_MAX_FAILURES = 2
-ANALYSIS_SERVED = "samvaad.v1.AnalysisService" in SERVICE_NAMES
-needs_analysis = pytest.mark.skipif(
-    not ANALYSIS_SERVED, reason="server.app does not register AnalysisService yet"
-)
 
 
 class ThreadedServer:
@@ -357,7 +353,6 @@ def test_resume_interview_answer_and_transcript(cli: Cli) -> None:
     assert refused.error()["reason"] == "INTERVIEW_COMPLETED"
 
 
-@needs_analysis
 def test_analyze_and_report(cli: Cli) -> None:
     cli.register()
     started = cli.ok("interview", "start", "--track", "backend", "--questions", "2")
@@ -441,8 +436,7 @@ def test_demo_walks_a_whole_interview(
         assert " ".join(attempt.question_text.split()[:4]) in flat
     for spoken in ["Kafka", "Kubernetes", "microservices"]:
         assert spoken in flat
-    if ANALYSIS_SERVED:
-        assert f"Report of interview {interview.id}" in flat
+    assert f"Report of interview {interview.id}" in flat
 
 
 def test_demo_says_to_start_the_server_when_it_cannot_reach_it(
