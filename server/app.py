@@ -30,8 +30,14 @@ from generated.samvaad.v1 import (
 )
 from server.api.analysis_servicer import AnalysisServicer
 from server.api.auth_servicer import AuthServicer
-from server.api.interceptors import AuthInterceptor, ErrorInterceptor, RequestIdInterceptor
+from server.api.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    RequestIdInterceptor,
+    is_public,
+)
 from server.api.interview_servicer import InterviewServicer
+from server.api.receive_guard import ReceiveGuard
 from server.api.resume_servicer import ResumeServicer
 from server.api.transcription_servicer import TranscriptionServicer
 from server.audio import AudioIntake
@@ -125,6 +131,7 @@ class App:
     analyses: AnalysisService
     stt_engine: TranscriptionEngine
     audio_intake: AudioIntake
+    access_tokens: AccessTokenCodec
     llm: OpenAIJsonChat | None = None
     owns_stt_engine: bool = True
     health: Any = field(default_factory=health_aio.HealthServicer)
@@ -208,6 +215,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         transcriptions=transcriptions,
         stt_engine=engine,
         audio_intake=audio_intake,
+        access_tokens=access_tokens,
         llm=llm,
         owns_stt_engine=stt_engine is None,
     )
@@ -229,6 +237,7 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
         ),
         ("grpc.http2.max_ping_strikes", 2),
         ("grpc.max_connection_idle_ms", settings.max_connection_idle_ms),
+        ("grpc.max_concurrent_streams", settings.max_concurrent_streams),
         # A fixed receive window per stream. With BDP probing the window grows to
         # several MiB, and every upload arriving faster than it is written to disk
         # parks that much in transport buffers: ten 25 MiB uploads took 60-220 MiB of
@@ -245,6 +254,13 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
 def create_server(app: App) -> grpc.aio.Server:
     server = grpc.aio.server(
         interceptors=[
+            # First: it decides whether a request is read at all.
+            ReceiveGuard(
+                app.access_tokens.user_id_of,
+                is_public,
+                slots=app.settings.unauthenticated_receive_slots,
+                timeout_seconds=app.settings.unauthenticated_receive_timeout_seconds,
+            ),
             RequestIdInterceptor(),
             ErrorInterceptor(),
             AuthInterceptor(app.auth.authenticate),

@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     max_connection_idle_ms: int = Field(
         30 * 60_000, ge=60_000, validation_alias="GRPC_MAX_CONNECTION_IDLE_MS"
     )
+    # What clients without credentials can make the server hold (server/api/receive_guard.py):
+    # public requests (sign-up, sign-in, refresh) received at once, and how long each may
+    # take to arrive; HTTP/2 streams one connection may have open.
+    unauthenticated_receive_slots: int = Field(
+        16, ge=1, le=1024, validation_alias="GRPC_UNAUTHENTICATED_RECEIVE_SLOTS"
+    )
+    unauthenticated_receive_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, validation_alias="GRPC_UNAUTHENTICATED_RECEIVE_TIMEOUT_SECONDS"
+    )
+    max_concurrent_streams: int = Field(
+        100, ge=1, le=10_000, validation_alias="GRPC_MAX_CONCURRENT_STREAMS"
+    )
     tls_cert_file: Path | None = Field(None, validation_alias="TLS_CERT_FILE")
     tls_key_file: Path | None = Field(None, validation_alias="TLS_KEY_FILE")
 

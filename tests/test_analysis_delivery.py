@@ -359,3 +359,11 @@ def test_delivery_invariants(raw: list[tuple[str, float, float]], duration: floa
     assert 0 <= metrics.score <= 100
     assert metrics.pause_count >= len(metrics.long_pauses)
     assert metrics.filler_count == sum(f.count for f in metrics.fillers)
+
+
+def test_a_span_too_short_to_measure_gives_no_rate() -> None:
+    # Found by the invariants test: a subnormal span made the rate infinite.
+    metrics = analyse_delivery([Word("um", 0.0, 2.2e-309)], 0.0)
+    assert metrics.words_per_minute == 0.0
+    assert metrics.fillers_per_minute == 0.0
+    assert metrics.pace == Pace.NOT_ENOUGH_SPEECH

@@ -4,6 +4,12 @@ Whatever arrives, the server must answer with a status it chose on purpose: neve
 INTERNAL or UNKNOWN (a bug), never a hang (DEADLINE_EXCEEDED), and it must keep
 serving afterwards. Raw bytes go through a generic channel method with no serializer,
 so they reach the server exactly as drawn, undecodable ones included.
+
+String fields get the hostile classes, not just a few values: control and format
+characters (NUL, bidi overrides, zero-width), characters that expand under NFKC,
+endless runs of one letter, and bytes that are not UTF-8 at all (lone surrogates as
+CESU-8, overlong forms). Messages are built from a twin of the contract in which every
+string field is `bytes`: the wire format is the same, so any byte sequence can be sent.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool, message_factory
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
@@ -61,6 +67,63 @@ INTERESTING_HEADS = [
     b"\x1a\x45\xdf\xa3",
 ]
 INTERESTING_TEXT = ["", "en", "backend", "Data Science", "asha@example.com", "x" * 5000, "\u0000"]
+# Characters of the classes that broke things: controls, bidi and zero-width format
+# characters, NFKC expanders (U+FDFA becomes 18 characters), combining marks,
+# full-width forms, private use, noncharacters.
+HOSTILE_CHARACTERS = st.one_of(
+    st.characters(categories=["Cc", "Cf", "Co", "Cn", "Mn", "Zs", "Zl", "Zp"]),
+    st.sampled_from(["\ufdfa", "\u202e", "\u200b", "\ufeff", "\uff41", "\u0301", "\uffff", "R"]),
+)
+# Byte sequences that are not UTF-8: lone surrogates (CESU-8), overlong NUL, stray bytes.
+NOT_UTF8 = [b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xc0\x80", b"\xff\xfe", b"\x80", b"a\xed\xb0\x80b"]
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(INTERESTING_TEXT),
+    st.text(HOSTILE_CHARACTERS, max_size=80),
+    # One character, endlessly: the shape that made skill matching quadratic.
+    st.builds(
+        str.__mul__, st.sampled_from(["R, ", "a", "\ufdfa", "\u202e", " "]), st.integers(1, 20_000)
+    ),
+)
+STRING_BYTES = st.one_of(
+    HOSTILE_TEXT.map(lambda text: text.encode("utf-8")),
+    st.builds(
+        lambda head, bad, tail: head.encode() + bad + tail.encode(),
+        st.text(max_size=20),
+        st.sampled_from(NOT_UTF8),
+        st.text(max_size=20),
+    ),
+)
+
+
+def _bytes_twin(files: list[FileDescriptor]) -> descriptor_pool.DescriptorPool:
+    """A pool with the contract's files, every samvaad string field turned into bytes."""
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(file: FileDescriptor) -> None:
+        if file.name in added:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        if proto.package.startswith("samvaad."):
+            _strings_to_bytes(proto.message_type)
+        pool.Add(proto)
+        added.add(file.name)
+
+    for file in files:
+        add(file)
+    return pool
+
+
+def _strings_to_bytes(messages: Any) -> None:
+    for message in messages:
+        for field in message.field:
+            if field.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING:
+                field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+        _strings_to_bytes(message.nested_type)
 
 
 @pytest.fixture
@@ -96,7 +159,9 @@ def _scalar_values(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if kind == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if kind == FieldDescriptor.TYPE_STRING:
-        return st.one_of(st.text(max_size=200), st.sampled_from(INTERESTING_TEXT))
+        return HOSTILE_TEXT
+    if kind == FieldDescriptor.TYPE_BYTES and _was_string(field):
+        return STRING_BYTES
     if kind == FieldDescriptor.TYPE_BYTES:
         return st.builds(
             bytes.__add__, st.sampled_from(INTERESTING_HEADS), st.binary(max_size=4096)
@@ -104,6 +169,22 @@ def _scalar_values(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return st.floats(width=32 if kind == FieldDescriptor.TYPE_FLOAT else 64)
     raise AssertionError(f"no strategy for field {field.full_name} of type {kind}")
+
+
+def _was_string(field: FieldDescriptor) -> bool:
+    """Whether a field of the bytes twin is a string field in the contract."""
+    try:
+        original = descriptor_pool.Default().FindFieldByName(field.full_name)
+    except KeyError:
+        return False
+    return bool(original.type == FieldDescriptor.TYPE_STRING)
+
+
+TWIN = _bytes_twin([method.containing_service.file for method in METHODS])
+
+
+def twin_of(descriptor: Descriptor) -> Descriptor:
+    return TWIN.FindMessageTypeByName(descriptor.full_name)
 
 
 def messages_of(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
@@ -236,7 +317,7 @@ async def test_random_field_values_get_a_deliberate_answer(
     method: MethodDescriptor,
     data: st.DataObject,
 ) -> None:
-    serialised = messages_of(method.input_type).map(lambda m: m.SerializeToString())
+    serialised = messages_of(twin_of(method.input_type)).map(lambda m: m.SerializeToString())
     payload = data.draw(_payloads(method, serialised), label="messages")
     metadata = data.draw(credentials(owned), label="metadata")
     assert_deliberate(

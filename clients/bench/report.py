@@ -31,7 +31,8 @@ class Figure:
         return self.value / self.baseline if self.baseline else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": round(self.ratio, 4)}
+        # Four significant figures, not four decimals: a ratio of 0.04 keeps its precision.
+        return {**asdict(self), "ratio": float(f"{self.ratio:.4g}")}
 
 
 @dataclass

@@ -19,8 +19,9 @@ import grpc
 from grpc_interceptor.server import AsyncServerInterceptor
 
 from server.api.context import set_current_user
+from server.api.receive_guard import bearer_token
 from server.api.status import to_grpc_status
-from server.errors import DomainError, InvalidArgument, Unauthenticated
+from server.errors import DomainError, InvalidArgument
 from server.logs import request_id_var
 
 log = logging.getLogger("samvaad.rpc")
@@ -46,7 +47,7 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
     return {key: value for key, value in pairs if isinstance(value, str)}
 
 
-def _is_public(method_name: str) -> bool:
+def is_public(method_name: str) -> bool:
     return method_name in PUBLIC_METHODS or method_name.startswith(PUBLIC_SERVICE_PREFIXES)
 
 
@@ -176,21 +177,7 @@ class AuthInterceptor(AsyncServerInterceptor):
         self, method: Callable[..., Any], request_or_iterator: Any, context: Any, method_name: str
     ) -> Any:
         set_current_user(None)
-        if not _is_public(method_name):
-            set_current_user(await self._authenticate(_bearer_token(context)))
+        if not is_public(method_name):
+            set_current_user(await self._authenticate(bearer_token(context.invocation_metadata())))
         result = method(request_or_iterator, context)
         return result if hasattr(result, "__aiter__") else await result
-
-
-def _bearer_token(context: Any) -> str:
-    header = _metadata(context).get("authorization", "")
-    if not header:
-        raise Unauthenticated(
-            "missing `authorization: Bearer <access_token>` metadata", reason="TOKEN_MISSING"
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated(
-            "the authorization metadata must be `Bearer <access_token>`", reason="TOKEN_MALFORMED"
-        )
-    return token.strip()

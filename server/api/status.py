@@ -11,6 +11,18 @@ from server import errors
 
 ERROR_DOMAIN = "samvaad.dev"
 
+# Bounds on what an error may echo back. A message can quote what the client sent,
+# and the message travels twice (grpc-message and google.rpc.Status) besides each
+# field violation: unbounded, a 100 KB field would overflow the client's metadata
+# limit and arrive as RESOURCE_EXHAUSTED "Stream removed" instead of the real status.
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 100
+MAX_DESCRIPTION_CHARS = 300
+MAX_VIOLATIONS = 20
+_ELLIPSIS = "…"
+# C0/C1 controls and lone surrogates: not for a trailer, nor for a person to read.
+_UNPRINTABLE = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)), "\ufffd")
+
 _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
@@ -21,6 +33,14 @@ _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
 ]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` made safe to echo: at most `limit` characters, printable, valid UTF-8."""
+    if len(text) > limit:
+        text = text[: limit - 1] + _ELLIPSIS
+    text = text.translate(_UNPRINTABLE)
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
@@ -42,15 +62,17 @@ def to_grpc_status(error: errors.DomainError) -> grpc.Status:
     details = [
         _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)),
     ]
+    message = clip(error.message, MAX_MESSAGE_CHARS)
     if isinstance(error, errors.InvalidArgument) and error.violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description
+                            field=clip(v.field, MAX_FIELD_CHARS),
+                            description=clip(v.description, MAX_DESCRIPTION_CHARS),
                         )
-                        for v in error.violations
+                        for v in error.violations[:MAX_VIOLATIONS]
                     ]
                 )
             )
@@ -59,7 +81,5 @@ def to_grpc_status(error: errors.DomainError) -> grpc.Status:
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(error.retry_after_seconds * 1e9))
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-    status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=details
-    )
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
     return rpc_status.to_status(status)

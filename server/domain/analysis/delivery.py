@@ -67,6 +67,9 @@ WINDOW_SECONDS = 20.0
 WINDOW_STEP_SECONDS = 10.0
 PAUSE_SECONDS = 0.5
 LONG_PAUSE_SECONDS = 2.0
+# Whisper times words to 10 ms; a shorter span measures nothing (and a rate over a
+# subnormal one overflows to infinity).
+MIN_MEASURABLE_SECONDS = 0.01
 
 NOT_ENOUGH_SPEECH_PENALTY = 50.0
 PACE_PENALTY_PER_WPM = 0.75
@@ -125,8 +128,8 @@ def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
     recording = max(recording, span_end)
     count = len(timed)
 
-    wpm = count / (span / 60.0) if span > 0 else 0.0
-    enough = count >= MIN_WORDS and span > 0
+    wpm = _per_minute(count, span)
+    enough = count >= MIN_WORDS and span >= MIN_MEASURABLE_SECONDS
     pace = band(wpm) if enough else Pace.NOT_ENOUGH_SPEECH
     windows = _windows(timed, span_start, span_end, enough)
 
@@ -146,7 +149,7 @@ def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
 
     hits = find_fillers([w.text for w in timed])
     counts = count_by_name(hits)
-    fillers_per_minute = len(hits) / (span / 60.0) if span > 0 else 0.0
+    fillers_per_minute = _per_minute(len(hits), span)
 
     speaking = max(0.0, span - sum(g.seconds for g in pauses))
     silence = max(0.0, recording - speaking)
@@ -275,7 +278,7 @@ def _windows(timed: list[_Timed], start: float, end: float, enough: bool) -> lis
             if low <= (w.start + w.end) / 2 < high or (last and (w.start + w.end) / 2 == high)
         )
         length = high - low
-        wpm = inside / (length / 60.0) if length > 0 else 0.0
+        wpm = _per_minute(inside, length)
         windows.append(
             PaceWindow(
                 start=round(low, 3),
@@ -285,6 +288,10 @@ def _windows(timed: list[_Timed], start: float, end: float, enough: bool) -> lis
             )
         )
     return windows
+
+
+def _per_minute(count: int, seconds: float) -> float:
+    return count / (seconds / 60.0) if seconds >= MIN_MEASURABLE_SECONDS else 0.0
 
 
 def _silent(recording: float) -> DeliveryMetrics:
