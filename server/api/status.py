@@ -11,17 +11,19 @@ from server import errors
 
 ERROR_DOMAIN = "samvaad.dev"
 
-# Bounds on what an error may echo back. A message can quote what the client sent,
-# and the message travels twice (grpc-message and google.rpc.Status) besides each
-# field violation: unbounded, a 100 KB field would overflow the client's metadata
-# limit and arrive as RESOURCE_EXHAUSTED "Stream removed" instead of the real status.
-MAX_MESSAGE_CHARS = 1000
-MAX_FIELD_CHARS = 100
-MAX_DESCRIPTION_CHARS = 300
-MAX_VIOLATIONS = 20
+# Bounds on what an error may echo back, in UTF-8 bytes. A message can quote what the
+# client sent; it travels twice (grpc-message, percent-encoded, and google.rpc.Status,
+# base64) besides each field violation. Unbounded, a 100 KB field overflowed the client's
+# 8 KiB metadata limit and arrived as RESOURCE_EXHAUSTED "Stream removed" instead of the
+# real status. With these bounds the trailers stay under about 6 KiB.
+MAX_MESSAGE_BYTES = 512
+MAX_FIELD_BYTES = 64
+MAX_DESCRIPTION_BYTES = 192
+MAX_VIOLATIONS = 10
 _ELLIPSIS = "…"
-# C0/C1 controls and lone surrogates: not for a trailer, nor for a person to read.
+# C0/C1 controls: not for a trailer, nor for a person to read.
 _UNPRINTABLE = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)), "\ufffd")
+
 
 _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -36,11 +38,12 @@ _CODES: list[tuple[type[errors.DomainError], grpc.StatusCode]] = [
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` made safe to echo: at most `limit` characters, printable, valid UTF-8."""
-    if len(text) > limit:
-        text = text[: limit - 1] + _ELLIPSIS
-    text = text.translate(_UNPRINTABLE)
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """`text` made safe to echo: at most `limit` UTF-8 bytes, printable, no lone surrogates."""
+    raw = text[: limit + 1].translate(_UNPRINTABLE).encode("utf-8", "replace")
+    if len(raw) <= limit:
+        return raw.decode("utf-8")
+    room = limit - len(_ELLIPSIS.encode())
+    return raw[:room].decode("utf-8", "ignore") + _ELLIPSIS
 
 
 def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
@@ -62,15 +65,15 @@ def to_grpc_status(error: errors.DomainError) -> grpc.Status:
     details = [
         _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)),
     ]
-    message = clip(error.message, MAX_MESSAGE_CHARS)
+    message = clip(error.message, MAX_MESSAGE_BYTES)
     if isinstance(error, errors.InvalidArgument) and error.violations:
         details.append(
             _pack(
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=clip(v.field, MAX_FIELD_CHARS),
-                            description=clip(v.description, MAX_DESCRIPTION_CHARS),
+                            field=clip(v.field, MAX_FIELD_BYTES),
+                            description=clip(v.description, MAX_DESCRIPTION_BYTES),
                         )
                         for v in error.violations[:MAX_VIOLATIONS]
                     ]
