@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # public requests (sign-up, sign-in, refresh) received at once, and how long each may
     # take to arrive; HTTP/2 streams one connection may have open.
     unauthenticated_receive_slots: int = Field(
-        16, ge=1, le=1024, validation_alias="GRPC_UNAUTHENTICATED_RECEIVE_SLOTS"
+        8, ge=1, le=1024, validation_alias="GRPC_UNAUTHENTICATED_RECEIVE_SLOTS"
     )
     unauthenticated_receive_timeout_seconds: float = Field(
         5.0, gt=0, le=120, validation_alias="GRPC_UNAUTHENTICATED_RECEIVE_TIMEOUT_SECONDS"

@@ -22,6 +22,8 @@ EXPECTED_FIGURES = [
     "TranscribeAnswer end to end",
     "real-time factor",
     "server RSS peak",
+    "server RSS growth",
+    "server RSS growth",
 ]
 
 

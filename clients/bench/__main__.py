@@ -18,7 +18,9 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
-from clients.bench.processes import REPO, start_bare, start_samvaad
+from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
+from clients.bench.hardening_anonymous import memory_under_anonymous_streams
+from clients.bench.processes import REPO, ServerProcess, start_bare, start_samvaad
 from clients.bench.processes import wait_until_serving as wait_for
 from clients.bench.report import Figure, Report, describe_machine, format_value, markdown, now
 from clients.bench.report import write as write_report
@@ -56,6 +58,7 @@ FULL = Sizes(
     burst_concurrency=8,
     probe=Budget(max_calls=1500, max_seconds=10),
     parallel_uploads=10,
+    anonymous_streams=40,
 )
 QUICK = Sizes(
     warmup_calls=20,
@@ -73,6 +76,7 @@ QUICK = Sizes(
     burst_concurrency=2,
     probe=Budget(max_calls=50, max_seconds=5),
     parallel_uploads=2,
+    anonymous_streams=4,
 )
 # A 1 MiB WAV lasts 33 s: the quick run lowers the limit so that it is still over it.
 QUICK_SERVER_SETTINGS = {"AUDIO_MAX_DURATION_SECONDS": "10"}
@@ -220,8 +224,36 @@ async def run(options: Options) -> Report:
             )
         finally:
             fresh.stop()
+        for path in ANONYMOUS_PATHS:
+            await _on_fresh_server(
+                options,
+                workdir / f"anonymous-{path.rsplit('/', 1)[-1]}",
+                report,
+                f"anonymous_{path.rsplit('/', 1)[-1]}",
+                f"Server memory while anonymous streams stall on {path}",
+                lambda server, path=path: memory_under_anonymous_streams(  # type: ignore[misc]
+                    server, path, sizes.anonymous_streams
+                ),
+            )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report
+
+
+async def _on_fresh_server(
+    options: Options,
+    workdir: Path,
+    report: Report,
+    key: str,
+    title: str,
+    measurement: Callable[[ServerProcess], Awaitable[tuple[list[Figure], dict[str, Any]]]],
+) -> None:
+    """A measurement on a server of its own, so no earlier high-water mark hides growth."""
+    server = start_samvaad(workdir, options.database_url, options.server_settings)
+    try:
+        await wait_for(server)
+        await measure(report, key, title, lambda: measurement(server))
+    finally:
+        server.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -51,6 +51,7 @@ class Sizes:
     burst_concurrency: int
     probe: Budget  # sequential GetMe while idle, and the bound while the burst runs
     parallel_uploads: int
+    anonymous_streams: int  # raw HTTP/2 streams that declare 8 MiB and stall
 
 
 # --- helpers ---------------------------------------------------------------------------
