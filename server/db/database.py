@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -106,8 +107,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """One transaction; a lost connection becomes Unavailable (retryable)."""
+        session = self._sessions()
         try:
-            async with self._sessions.begin() as session:
+            async with session.begin():
                 yield UnitOfWork(session)
         except Exception as error:
             if is_connectivity_error(error):
@@ -116,6 +118,13 @@ class Database:
                     "the database is unavailable; retry shortly", reason="DATABASE_UNAVAILABLE"
                 ) from error
             raise
+        finally:
+            # A client hanging up cancels the call, and the cancellation can land while
+            # the transaction ends (mid-commit or mid-rollback). Closing is shielded so
+            # that it always completes: the connection goes back to the pool, and on
+            # SQLite the write lock is released, instead of waiting for the garbage
+            # collector while every other writer times out.
+            await asyncio.shield(session.close())
 
     async def dispose(self) -> None:
         await self.engine.dispose()
