@@ -39,14 +39,16 @@ lint: $(STAMP) ## ruff, mypy and buf lint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy server clients tests scripts
 	cd protos && ../$(BIN)/buf lint
+	cd protos && ../$(BIN)/buf breaking --against '../.git#branch=main,subdir=protos'
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-protos: $(STAMP) ## regenerate generated/ from protos/
-	rm -rf generated
-	$(BIN)/python scripts/gen_protos.py generated
+protos: $(STAMP) ## regenerate generated/ from protos/ (left as it was if protoc fails)
+	rm -rf generated.new
+	$(BIN)/python scripts/gen_protos.py generated.new
+	rm -rf generated && mv generated.new generated
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pool
 
+import generated.samvaad.v1.analysis_pb2
 import generated.samvaad.v1.auth_pb2
 import generated.samvaad.v1.interview_pb2
 import generated.samvaad.v1.resume_pb2
@@ -27,6 +28,7 @@ SERVICES = {
         "ListInterviews", "ListQuestions", "ListQuestionAttempts", "CreateQuestionAttempt",
     ],
     "TranscriptionService": ["TranscribeAnswer", "GetTranscription"],
+    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport"],
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "RegisterRequest": ["email", "password", "name"],
@@ -84,7 +86,33 @@ MESSAGE_FIELDS = {
     "Transcription": ["text", "words", "language", "duration", "engine", "model"],
     "Word": ["word", "start_offset", "end_offset", "probability"],
     "AudioInfo": ["format", "size_bytes", "duration", "filename", "mime_type"],
+    "AnalyzeAnswerRequest": ["question_attempt_id"],
+    "AnalyzeAnswerResponse": ["analysis"],
+    "GetInterviewReportRequest": ["interview_id"],
+    "GetInterviewReportResponse": ["report"],
+    "AnswerAnalysis": [
+        "question_attempt_id", "question_id", "overall_score", "delivery", "content",
+        "strengths", "improvements", "create_time",
+    ],
+    "Finding": ["aspect", "message", "finding_aspect"],
+    "QuestionReport": [
+        "question_id", "position", "question_text", "category", "answered",
+        "question_attempt_id", "attempt_count", "analysis", "question_category",
+    ],
+    "InterviewReport": [
+        "interview_id", "question_count", "answered_count", "overall_score", "questions",
+        "update_time",
+    ],
 }  # fmt: skip
+# Closed sets that travel as strings too, for clients written before their enums: each
+# string field stays, deprecated, beside its enum field.
+DEPRECATED_STRINGS = {
+    ("Question", "category"): "question_category",
+    ("QuestionReport", "category"): "question_category",
+    ("Finding", "aspect"): "finding_aspect",
+    ("AudioInfo", "format"): "audio_format",
+    ("Transcription", "engine"): "transcription_engine",
+}
 ENUMS = {
     "Difficulty": [
         "DIFFICULTY_UNSPECIFIED", "DIFFICULTY_EASY", "DIFFICULTY_MEDIUM", "DIFFICULTY_HARD",
@@ -93,6 +121,7 @@ ENUMS = {
     "InterviewStatus": [
         "INTERVIEW_STATUS_UNSPECIFIED", "INTERVIEW_STATUS_ACTIVE", "INTERVIEW_STATUS_COMPLETED",
     ],
+    "Pace": ["PACE_UNSPECIFIED", "PACE_TOO_SLOW", "PACE_GOOD", "PACE_TOO_FAST"],
 }  # fmt: skip
 POOL = descriptor_pool.Default()
 
@@ -105,15 +134,26 @@ def test_services_have_the_contract_methods(service: str) -> None:
         assert name in methods, f"{service}.{name} is missing"
         assert methods[name].input_type.name == f"{name}Request"
         assert methods[name].output_type.name == f"{name}Response"
-    assert (
-        methods["TranscribeAnswer"].client_streaming if service == "TranscriptionService" else True
-    )
+    if service == "TranscriptionService":
+        assert methods["TranscribeAnswer"].client_streaming
 
 
 @pytest.mark.parametrize("message", sorted(MESSAGE_FIELDS))
 def test_messages_have_the_contract_fields(message: str) -> None:
     descriptor = POOL.FindMessageTypeByName(f"samvaad.v1.{message}")
     assert set(MESSAGE_FIELDS[message]) <= set(descriptor.fields_by_name)
+
+
+@pytest.mark.parametrize(("message", "field"), sorted(DEPRECATED_STRINGS))
+def test_closed_sets_have_an_enum_beside_their_deprecated_string(message: str, field: str) -> None:
+    descriptor = POOL.FindMessageTypeByName(f"samvaad.v1.{message}")
+    string = descriptor.fields_by_name[field]
+    assert string.type == string.TYPE_STRING
+    assert string.GetOptions().deprecated
+    enum = descriptor.fields_by_name[DEPRECATED_STRINGS[message, field]]
+    assert enum.type == enum.TYPE_ENUM
+    assert enum.enum_type is not None
+    assert enum.enum_type.values[0].name.endswith("_UNSPECIFIED")
 
 
 def test_ids_are_int64_and_times_are_well_known_types() -> None:

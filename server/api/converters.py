@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
@@ -29,6 +30,15 @@ def duration(value: timedelta | float) -> duration_pb2.Duration:
     message = duration_pb2.Duration()
     message.FromNanoseconds(round(seconds * 1e9))
     return message
+
+
+def named_value(enum: Any, prefix: str, name: str) -> Any:
+    """The value of `PREFIX_NAME` in a proto enum for a domain name like "system_design";
+    0 (UNSPECIFIED) for a name the contract does not list."""
+    try:
+        return enum.Value(f"{prefix}_{name.upper()}")
+    except ValueError:
+        return enum.ValueType(0)
 
 
 def user(profile: UserProfile) -> auth_pb2.User:
@@ -99,7 +109,12 @@ def question(view: QuestionView) -> interview_pb2.Question:
         topic=view.topic,
         category=view.category,
         difficulty=_DIFFICULTY_TO_PROTO[view.difficulty],
+        question_category=_category(view.category),
     )
+
+
+def _category(name: str) -> Any:
+    return named_value(interview_pb2.QuestionCategory, "QUESTION_CATEGORY", name)
 
 
 def question_attempt(view: AttemptView) -> interview_pb2.QuestionAttempt:
@@ -133,6 +148,9 @@ def transcription(stored: StoredTranscription) -> transcription_pb2.Transcriptio
         duration=duration(stored.audio.duration),
         engine=result.engine,
         model=result.model,
+        transcription_engine=named_value(
+            transcription_pb2.TranscriptionEngine, "TRANSCRIPTION_ENGINE", result.engine
+        ),
     )
 
 
@@ -140,6 +158,7 @@ def audio_info(stored: StoredTranscription) -> transcription_pb2.AudioInfo:
     audio = stored.audio
     return transcription_pb2.AudioInfo(
         format=audio.format,
+        audio_format=named_value(transcription_pb2.AudioFormat, "AUDIO_FORMAT", audio.format),
         size_bytes=audio.size_bytes,
         duration=duration(audio.duration),
         filename=audio.filename,
@@ -160,7 +179,7 @@ def answer_config(config: transcription_pb2.AudioConfig) -> AnswerConfig:
 # --- analysis -------------------------------------------------------------------
 
 _PACE_TO_PROTO = {
-    Pace.NOT_ENOUGH_SPEECH: analysis_pb2.PACE_UNSPECIFIED,
+    Pace.NOT_ENOUGH_SPEECH: analysis_pb2.PACE_NOT_ENOUGH_SPEECH,
     Pace.TOO_SLOW: analysis_pb2.PACE_TOO_SLOW,
     Pace.GOOD: analysis_pb2.PACE_GOOD,
     Pace.TOO_FAST: analysis_pb2.PACE_TOO_FAST,
@@ -203,7 +222,14 @@ def delivery(metrics: DeliveryMetrics) -> analysis_pb2.DeliveryMetrics:
 
 
 def _findings(findings: list[Finding]) -> list[analysis_pb2.Finding]:
-    return [analysis_pb2.Finding(aspect=f.aspect, message=f.message) for f in findings]
+    return [
+        analysis_pb2.Finding(
+            aspect=f.aspect,
+            message=f.message,
+            finding_aspect=named_value(analysis_pb2.FindingAspect, "FINDING_ASPECT", f.aspect),
+        )
+        for f in findings
+    ]
 
 
 def content_feedback(content: ContentFeedback) -> analysis_pb2.ContentFeedback:
@@ -261,6 +287,7 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
                 position=q.position,
                 question_text=q.question_text,
                 category=q.category,
+                question_category=_category(q.category),
                 answered=q.answered,
                 question_attempt_id=q.question_attempt_id,
                 attempt_count=q.attempt_count,

@@ -10,6 +10,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from generated.samvaad.v1 import interview_pb2 as _interview_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,11 @@ if sys.version_info >= (3, 11):
     from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -28,26 +34,86 @@ class _Pace:
 class _PaceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Pace.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     PACE_UNSPECIFIED: _Pace.ValueType  # 0
-    """Too little speech to judge (fewer than 10 words)."""
+    """Not set. Servers before PACE_NOT_ENOUGH_SPEECH existed sent this for too
+    little speech; treat it the same way.
+    """
     PACE_TOO_SLOW: _Pace.ValueType  # 1
     """Under 110 words per minute."""
     PACE_GOOD: _Pace.ValueType  # 2
     """110 to 170 words per minute."""
     PACE_TOO_FAST: _Pace.ValueType  # 3
     """Over 170 words per minute."""
+    PACE_NOT_ENOUGH_SPEECH: _Pace.ValueType  # 4
+    """Too little speech to judge (fewer than 10 words, or no measurable span)."""
 
 class Pace(_Pace, metaclass=_PaceEnumTypeWrapper):
     """How fast the candidate spoke, in words per minute of speaking time."""
 
 PACE_UNSPECIFIED: Pace.ValueType  # 0
-"""Too little speech to judge (fewer than 10 words)."""
+"""Not set. Servers before PACE_NOT_ENOUGH_SPEECH existed sent this for too
+little speech; treat it the same way.
+"""
 PACE_TOO_SLOW: Pace.ValueType  # 1
 """Under 110 words per minute."""
 PACE_GOOD: Pace.ValueType  # 2
 """110 to 170 words per minute."""
 PACE_TOO_FAST: Pace.ValueType  # 3
 """Over 170 words per minute."""
+PACE_NOT_ENOUGH_SPEECH: Pace.ValueType  # 4
+"""Too little speech to judge (fewer than 10 words, or no measurable span)."""
 Global___Pace: _TypeAlias = Pace  # noqa: Y015
+
+class _FindingAspect:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FindingAspectEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FindingAspect.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FINDING_ASPECT_UNSPECIFIED: _FindingAspect.ValueType  # 0
+    """Not set, or an aspect this client does not know yet."""
+    FINDING_ASPECT_PACE: _FindingAspect.ValueType  # 1
+    """Speaking rate."""
+    FINDING_ASPECT_PAUSES: _FindingAspect.ValueType  # 2
+    """Silences within the answer."""
+    FINDING_ASPECT_FILLERS: _FindingAspect.ValueType  # 3
+    """Filler words such as "um" and "you know"."""
+    FINDING_ASPECT_SPEAKING_TIME: _FindingAspect.ValueType  # 4
+    """Speaking time against silence."""
+    FINDING_ASPECT_COVERAGE: _FindingAspect.ValueType  # 5
+    """The question's key concepts covered."""
+    FINDING_ASPECT_RELEVANCE: _FindingAspect.ValueType  # 6
+    """Whether the answer addresses the question."""
+    FINDING_ASPECT_DEPTH: _FindingAspect.ValueType  # 7
+    """Explanation, examples and trade-offs."""
+    FINDING_ASPECT_SKILLS: _FindingAspect.ValueType  # 8
+    """The candidate's resume skills brought in."""
+    FINDING_ASPECT_STRUCTURE: _FindingAspect.ValueType  # 9
+    """Structure, such as STAR for behavioral answers."""
+
+class FindingAspect(_FindingAspect, metaclass=_FindingAspectEnumTypeWrapper):
+    """What a finding is about."""
+
+FINDING_ASPECT_UNSPECIFIED: FindingAspect.ValueType  # 0
+"""Not set, or an aspect this client does not know yet."""
+FINDING_ASPECT_PACE: FindingAspect.ValueType  # 1
+"""Speaking rate."""
+FINDING_ASPECT_PAUSES: FindingAspect.ValueType  # 2
+"""Silences within the answer."""
+FINDING_ASPECT_FILLERS: FindingAspect.ValueType  # 3
+"""Filler words such as "um" and "you know"."""
+FINDING_ASPECT_SPEAKING_TIME: FindingAspect.ValueType  # 4
+"""Speaking time against silence."""
+FINDING_ASPECT_COVERAGE: FindingAspect.ValueType  # 5
+"""The question's key concepts covered."""
+FINDING_ASPECT_RELEVANCE: FindingAspect.ValueType  # 6
+"""Whether the answer addresses the question."""
+FINDING_ASPECT_DEPTH: FindingAspect.ValueType  # 7
+"""Explanation, examples and trade-offs."""
+FINDING_ASPECT_SKILLS: FindingAspect.ValueType  # 8
+"""The candidate's resume skills brought in."""
+FINDING_ASPECT_STRUCTURE: FindingAspect.ValueType  # 9
+"""Structure, such as STAR for behavioral answers."""
+Global___FindingAspect: _TypeAlias = FindingAspect  # noqa: Y015
 
 @_typing.final
 class PaceWindow(_message.Message):
@@ -349,21 +415,35 @@ class Finding(_message.Message):
 
     ASPECT_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
-    aspect: _builtins.str
-    """What it is about: "pace", "pauses", "fillers", "speaking_time", "coverage",
-    "relevance", "depth", "skills", "structure".
-    """
+    FINDING_ASPECT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def aspect(self) -> _builtins.str:
+        """What it is about: "pace", "pauses", "fillers", "speaking_time", "coverage",
+        "relevance", "depth", "skills", "structure". Deprecated: read `finding_aspect`.
+        """
+
+    @aspect.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def aspect(self, value: _builtins.str) -> None:
+        """What it is about: "pace", "pauses", "fillers", "speaking_time", "coverage",
+        "relevance", "depth", "skills", "structure". Deprecated: read `finding_aspect`.
+        """
+
     message: _builtins.str
     """The reason, such as "a 4.2 s pause at 0:31 after 'so basically'"."""
+    finding_aspect: Global___FindingAspect.ValueType
+    """What it is about."""
     def __init__(
         self,
         *,
         aspect: _builtins.str = ...,
         message: _builtins.str = ...,
+        finding_aspect: Global___FindingAspect.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect", b"aspect", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect", b"aspect", "finding_aspect", b"finding_aspect", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -489,20 +569,31 @@ class QuestionReport(_message.Message):
     QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
     ATTEMPT_COUNT_FIELD_NUMBER: _builtins.int
     ANALYSIS_FIELD_NUMBER: _builtins.int
+    QUESTION_CATEGORY_FIELD_NUMBER: _builtins.int
     question_id: _builtins.int
     """The question."""
     position: _builtins.int
     """Its position in the interview."""
     question_text: _builtins.str
     """Its text."""
-    category: _builtins.str
-    """Its category."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def category(self) -> _builtins.str:
+        """Its category. Deprecated: read `question_category`."""
+
+    @category.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def category(self, value: _builtins.str) -> None:
+        """Its category. Deprecated: read `question_category`."""
+
     answered: _builtins.bool
     """False when its latest attempt has no transcribed answer."""
     question_attempt_id: _builtins.int
     """The latest attempt, the one that counts."""
     attempt_count: _builtins.int
     """Attempts made at the question."""
+    question_category: _interview_pb2.QuestionCategory.ValueType
+    """Its category."""
     @_builtins.property
     def analysis(self) -> Global___AnswerAnalysis:
         """The analysis of the latest attempt; unset when unanswered."""
@@ -518,10 +609,11 @@ class QuestionReport(_message.Message):
         question_attempt_id: _builtins.int = ...,
         attempt_count: _builtins.int = ...,
         analysis: Global___AnswerAnalysis | None = ...,
+        question_category: _interview_pb2.QuestionCategory.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "answered", b"answered", "attempt_count", b"attempt_count", "category", b"category", "position", b"position", "question_attempt_id", b"question_attempt_id", "question_id", b"question_id", "question_text", b"question_text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "answered", b"answered", "attempt_count", b"attempt_count", "category", b"category", "position", b"position", "question_attempt_id", b"question_attempt_id", "question_category", b"question_category", "question_id", b"question_id", "question_text", b"question_text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

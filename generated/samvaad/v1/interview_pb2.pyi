@@ -18,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _Difficulty:
@@ -51,6 +56,38 @@ DIFFICULTY_HARD: Difficulty.ValueType  # 3
 DIFFICULTY_EXPERT: Difficulty.ValueType  # 4
 """Staff-level design and judgement."""
 Global___Difficulty: _TypeAlias = Difficulty  # noqa: Y015
+
+class _QuestionCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _QuestionCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_QuestionCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    QUESTION_CATEGORY_UNSPECIFIED: _QuestionCategory.ValueType  # 0
+    """Not set."""
+    QUESTION_CATEGORY_TECHNICAL: _QuestionCategory.ValueType  # 1
+    """Concepts and how things work."""
+    QUESTION_CATEGORY_APPLIED: _QuestionCategory.ValueType  # 2
+    """Applying a skill to a concrete problem."""
+    QUESTION_CATEGORY_SYSTEM_DESIGN: _QuestionCategory.ValueType  # 3
+    """Designing a system and its trade-offs."""
+    QUESTION_CATEGORY_BEHAVIORAL: _QuestionCategory.ValueType  # 4
+    """Past behaviour and teamwork, best answered with STAR."""
+
+class QuestionCategory(_QuestionCategory, metaclass=_QuestionCategoryEnumTypeWrapper):
+    """What kind of question it is."""
+
+QUESTION_CATEGORY_UNSPECIFIED: QuestionCategory.ValueType  # 0
+"""Not set."""
+QUESTION_CATEGORY_TECHNICAL: QuestionCategory.ValueType  # 1
+"""Concepts and how things work."""
+QUESTION_CATEGORY_APPLIED: QuestionCategory.ValueType  # 2
+"""Applying a skill to a concrete problem."""
+QUESTION_CATEGORY_SYSTEM_DESIGN: QuestionCategory.ValueType  # 3
+"""Designing a system and its trade-offs."""
+QUESTION_CATEGORY_BEHAVIORAL: QuestionCategory.ValueType  # 4
+"""Past behaviour and teamwork, best answered with STAR."""
+Global___QuestionCategory: _TypeAlias = QuestionCategory  # noqa: Y015
 
 class _InterviewStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -143,6 +180,7 @@ class Question(_message.Message):
     TOPIC_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
     DIFFICULTY_FIELD_NUMBER: _builtins.int
+    QUESTION_CATEGORY_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Server-assigned id."""
     interview_id: _builtins.int
@@ -153,10 +191,24 @@ class Question(_message.Message):
     """The question as asked."""
     topic: _builtins.str
     """What it is about, such as "Kafka" or "model evaluation"."""
-    category: _builtins.str
-    """"technical", "applied", "system_design" or "behavioral"."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def category(self) -> _builtins.str:
+        """"technical", "applied", "system_design" or "behavioral". Deprecated: read
+        `question_category`.
+        """
+
+    @category.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def category(self, value: _builtins.str) -> None:
+        """"technical", "applied", "system_design" or "behavioral". Deprecated: read
+        `question_category`.
+        """
+
     difficulty: Global___Difficulty.ValueType
     """Difficulty of this question."""
+    question_category: Global___QuestionCategory.ValueType
+    """What kind of question it is."""
     def __init__(
         self,
         *,
@@ -167,10 +219,11 @@ class Question(_message.Message):
         topic: _builtins.str = ...,
         category: _builtins.str = ...,
         difficulty: Global___Difficulty.ValueType = ...,
+        question_category: Global___QuestionCategory.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "position", b"position", "text", b"text", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "position", b"position", "question_category", b"question_category", "text", b"text", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from generated.samvaad.v1 import analysis_pb2 as samvaad_dot_v1_dot_analysis__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esamvaad/v1/transcription.proto\x12\nsamvaad.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19samvaad/v1/analysis.proto\"u\n\x0b\x41udioConfig\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"h\n\x17TranscribeAnswerRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.samvaad.v1.AudioConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\x89\x01\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\x9c\x01\n\rTranscription\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1f\n\x05words\x18\x02 \x03(\x0b\x32\x10.samvaad.v1.Word\x12\x10\n\x08language\x18\x03 \x01(\t\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x65ngine\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\"\x81\x01\n\tAudioInfo\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x11\n\tmime_type\x18\x05 \x01(\t\"\xf2\x01\n\x18TranscribeAnswerResponse\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x30\n\rtranscription\x18\x02 \x01(\x0b\x32\x19.samvaad.v1.Transcription\x12$\n\x05\x61udio\x18\x03 \x01(\x0b\x32\x15.samvaad.v1.AudioInfo\x12\x32\n\x0fprocessing_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\x08\x64\x65livery\x18\x05 \x01(\x0b\x32\x1b.samvaad.v1.DeliveryMetrics\"6\n\x17GetTranscriptionRequest\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\"i\n\x18GetTranscriptionResponse\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x30\n\rtranscription\x18\x02 \x01(\x0b\x32\x19.samvaad.v1.Transcription2\xd6\x01\n\x14TranscriptionService\x12_\n\x10TranscribeAnswer\x12#.samvaad.v1.TranscribeAnswerRequest\x1a$.samvaad.v1.TranscribeAnswerResponse(\x01\x12]\n\x10GetTranscription\x12#.samvaad.v1.GetTranscriptionRequest\x1a$.samvaad.v1.GetTranscriptionResponseB7\n\x0e\x64\x65v.samvaad.v1B\x12TranscriptionProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1esamvaad/v1/transcription.proto\x12\nsamvaad.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x19samvaad/v1/analysis.proto\"u\n\x0b\x41udioConfig\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"h\n\x17TranscribeAnswerRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.samvaad.v1.AudioConfigH\x00\x12\x17\n\raudio_content\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\x89\x01\n\x04Word\x12\x0c\n\x04word\x18\x01 \x01(\t\x12/\n\x0cstart_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\xdf\x01\n\rTranscription\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x1f\n\x05words\x18\x02 \x03(\x0b\x32\x10.samvaad.v1.Word\x12\x10\n\x08language\x18\x03 \x01(\t\x12+\n\x08\x64uration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\x06\x65ngine\x18\x05 \x01(\tB\x02\x18\x01\x12\r\n\x05model\x18\x06 \x01(\t\x12=\n\x14transcription_engine\x18\x07 \x01(\x0e\x32\x1f.samvaad.v1.TranscriptionEngine\"\xb4\x01\n\tAudioInfo\x12\x12\n\x06\x66ormat\x18\x01 \x01(\tB\x02\x18\x01\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12+\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x11\n\tmime_type\x18\x05 \x01(\t\x12-\n\x0c\x61udio_format\x18\x06 \x01(\x0e\x32\x17.samvaad.v1.AudioFormat\"\xf2\x01\n\x18TranscribeAnswerResponse\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x30\n\rtranscription\x18\x02 \x01(\x0b\x32\x19.samvaad.v1.Transcription\x12$\n\x05\x61udio\x18\x03 \x01(\x0b\x32\x15.samvaad.v1.AudioInfo\x12\x32\n\x0fprocessing_time\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\x08\x64\x65livery\x18\x05 \x01(\x0b\x32\x1b.samvaad.v1.DeliveryMetrics\"6\n\x17GetTranscriptionRequest\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\"i\n\x18GetTranscriptionResponse\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x30\n\rtranscription\x18\x02 \x01(\x0b\x32\x19.samvaad.v1.Transcription*|\n\x13TranscriptionEngine\x12$\n TRANSCRIPTION_ENGINE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aTRANSCRIPTION_ENGINE_LOCAL\x10\x01\x12\x1f\n\x1bTRANSCRIPTION_ENGINE_OPENAI\x10\x02*\xb1\x01\n\x0b\x41udioFormat\x12\x1c\n\x18\x41UDIO_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41UDIO_FORMAT_WAV\x10\x01\x12\x14\n\x10\x41UDIO_FORMAT_MP3\x10\x02\x12\x14\n\x10\x41UDIO_FORMAT_M4A\x10\x03\x12\x15\n\x11\x41UDIO_FORMAT_FLAC\x10\x04\x12\x14\n\x10\x41UDIO_FORMAT_OGG\x10\x05\x12\x15\n\x11\x41UDIO_FORMAT_WEBM\x10\x06\x32\xd6\x01\n\x14TranscriptionService\x12_\n\x10TranscribeAnswer\x12#.samvaad.v1.TranscribeAnswerRequest\x1a$.samvaad.v1.TranscribeAnswerResponse(\x01\x12]\n\x10GetTranscription\x12#.samvaad.v1.GetTranscriptionRequest\x1a$.samvaad.v1.GetTranscriptionResponseB7\n\x0e\x64\x65v.samvaad.v1B\x12TranscriptionProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'samvaad.v1.transcription_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.samvaad.v1B\022TranscriptionProtoP\001\242\002\003SMV\272\002\010Samvaad_'
+  _globals['_TRANSCRIPTION'].fields_by_name['engine']._loaded_options = None
+  _globals['_TRANSCRIPTION'].fields_by_name['engine']._serialized_options = b'\030\001'
+  _globals['_AUDIOINFO'].fields_by_name['format']._loaded_options = None
+  _globals['_AUDIOINFO'].fields_by_name['format']._serialized_options = b'\030\001'
+  _globals['_TRANSCRIPTIONENGINE']._serialized_start=1287
+  _globals['_TRANSCRIPTIONENGINE']._serialized_end=1411
+  _globals['_AUDIOFORMAT']._serialized_start=1414
+  _globals['_AUDIOFORMAT']._serialized_end=1591
   _globals['_AUDIOCONFIG']._serialized_start=105
   _globals['_AUDIOCONFIG']._serialized_end=222
   _globals['_TRANSCRIBEANSWERREQUEST']._serialized_start=224
@@ -41,15 +49,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORD']._serialized_start=331
   _globals['_WORD']._serialized_end=468
   _globals['_TRANSCRIPTION']._serialized_start=471
-  _globals['_TRANSCRIPTION']._serialized_end=627
-  _globals['_AUDIOINFO']._serialized_start=630
-  _globals['_AUDIOINFO']._serialized_end=759
-  _globals['_TRANSCRIBEANSWERRESPONSE']._serialized_start=762
-  _globals['_TRANSCRIBEANSWERRESPONSE']._serialized_end=1004
-  _globals['_GETTRANSCRIPTIONREQUEST']._serialized_start=1006
-  _globals['_GETTRANSCRIPTIONREQUEST']._serialized_end=1060
-  _globals['_GETTRANSCRIPTIONRESPONSE']._serialized_start=1062
-  _globals['_GETTRANSCRIPTIONRESPONSE']._serialized_end=1167
-  _globals['_TRANSCRIPTIONSERVICE']._serialized_start=1170
-  _globals['_TRANSCRIPTIONSERVICE']._serialized_end=1384
+  _globals['_TRANSCRIPTION']._serialized_end=694
+  _globals['_AUDIOINFO']._serialized_start=697
+  _globals['_AUDIOINFO']._serialized_end=877
+  _globals['_TRANSCRIBEANSWERRESPONSE']._serialized_start=880
+  _globals['_TRANSCRIBEANSWERRESPONSE']._serialized_end=1122
+  _globals['_GETTRANSCRIPTIONREQUEST']._serialized_start=1124
+  _globals['_GETTRANSCRIPTIONREQUEST']._serialized_end=1178
+  _globals['_GETTRANSCRIPTIONRESPONSE']._serialized_start=1180
+  _globals['_GETTRANSCRIPTIONRESPONSE']._serialized_end=1285
+  _globals['_TRANSCRIPTIONSERVICE']._serialized_start=1594
+  _globals['_TRANSCRIPTIONSERVICE']._serialized_end=1808
 # @@protoc_insertion_point(module_scope)

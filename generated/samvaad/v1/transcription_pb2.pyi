@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from generated.samvaad.v1 import analysis_pb2 as _analysis_pb2
 import builtins as _builtins
 import sys
@@ -18,7 +19,76 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TranscriptionEngine:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TranscriptionEngineEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TranscriptionEngine.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TRANSCRIPTION_ENGINE_UNSPECIFIED: _TranscriptionEngine.ValueType  # 0
+    """Not set."""
+    TRANSCRIPTION_ENGINE_LOCAL: _TranscriptionEngine.ValueType  # 1
+    """faster-whisper on the server itself."""
+    TRANSCRIPTION_ENGINE_OPENAI: _TranscriptionEngine.ValueType  # 2
+    """OpenAI's transcription API."""
+
+class TranscriptionEngine(_TranscriptionEngine, metaclass=_TranscriptionEngineEnumTypeWrapper):
+    """The speech-to-text engine behind a transcript."""
+
+TRANSCRIPTION_ENGINE_UNSPECIFIED: TranscriptionEngine.ValueType  # 0
+"""Not set."""
+TRANSCRIPTION_ENGINE_LOCAL: TranscriptionEngine.ValueType  # 1
+"""faster-whisper on the server itself."""
+TRANSCRIPTION_ENGINE_OPENAI: TranscriptionEngine.ValueType  # 2
+"""OpenAI's transcription API."""
+Global___TranscriptionEngine: _TypeAlias = TranscriptionEngine  # noqa: Y015
+
+class _AudioFormat:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AudioFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AudioFormat.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIO_FORMAT_UNSPECIFIED: _AudioFormat.ValueType  # 0
+    """Not set."""
+    AUDIO_FORMAT_WAV: _AudioFormat.ValueType  # 1
+    """RIFF WAVE."""
+    AUDIO_FORMAT_MP3: _AudioFormat.ValueType  # 2
+    """MPEG-1/2 Layer III."""
+    AUDIO_FORMAT_M4A: _AudioFormat.ValueType  # 3
+    """MPEG-4 audio (AAC in an M4A/MP4 container)."""
+    AUDIO_FORMAT_FLAC: _AudioFormat.ValueType  # 4
+    """FLAC."""
+    AUDIO_FORMAT_OGG: _AudioFormat.ValueType  # 5
+    """Ogg (Opus or Vorbis)."""
+    AUDIO_FORMAT_WEBM: _AudioFormat.ValueType  # 6
+    """WebM (Opus)."""
+
+class AudioFormat(_AudioFormat, metaclass=_AudioFormatEnumTypeWrapper):
+    """Container format of an uploaded recording."""
+
+AUDIO_FORMAT_UNSPECIFIED: AudioFormat.ValueType  # 0
+"""Not set."""
+AUDIO_FORMAT_WAV: AudioFormat.ValueType  # 1
+"""RIFF WAVE."""
+AUDIO_FORMAT_MP3: AudioFormat.ValueType  # 2
+"""MPEG-1/2 Layer III."""
+AUDIO_FORMAT_M4A: AudioFormat.ValueType  # 3
+"""MPEG-4 audio (AAC in an M4A/MP4 container)."""
+AUDIO_FORMAT_FLAC: AudioFormat.ValueType  # 4
+"""FLAC."""
+AUDIO_FORMAT_OGG: AudioFormat.ValueType  # 5
+"""Ogg (Opus or Vorbis)."""
+AUDIO_FORMAT_WEBM: AudioFormat.ValueType  # 6
+"""WebM (Opus)."""
+Global___AudioFormat: _TypeAlias = AudioFormat  # noqa: Y015
 
 @_typing.final
 class AudioConfig(_message.Message):
@@ -138,14 +208,29 @@ class Transcription(_message.Message):
     DURATION_FIELD_NUMBER: _builtins.int
     ENGINE_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
+    TRANSCRIPTION_ENGINE_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The full text."""
     language: _builtins.str
     """Language of the transcript."""
-    engine: _builtins.str
-    """Engine that produced it: "local" or "openai"."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def engine(self) -> _builtins.str:
+        """Engine that produced it: "local" or "openai". Deprecated: read
+        `transcription_engine`.
+        """
+
+    @engine.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def engine(self, value: _builtins.str) -> None:
+        """Engine that produced it: "local" or "openai". Deprecated: read
+        `transcription_engine`.
+        """
+
     model: _builtins.str
     """Model that produced it, such as "tiny.en" or "whisper-1"."""
+    transcription_engine: Global___TranscriptionEngine.ValueType
+    """Engine that produced it."""
     @_builtins.property
     def words(self) -> _containers.RepeatedCompositeFieldContainer[Global___Word]:
         """Every word with its timing, in order."""
@@ -163,10 +248,11 @@ class Transcription(_message.Message):
         duration: _duration_pb2.Duration | None = ...,
         engine: _builtins.str = ...,
         model: _builtins.str = ...,
+        transcription_engine: Global___TranscriptionEngine.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "engine", b"engine", "language", b"language", "model", b"model", "text", b"text", "words", b"words"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "engine", b"engine", "language", b"language", "model", b"model", "text", b"text", "transcription_engine", b"transcription_engine", "words", b"words"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -183,14 +269,29 @@ class AudioInfo(_message.Message):
     DURATION_FIELD_NUMBER: _builtins.int
     FILENAME_FIELD_NUMBER: _builtins.int
     MIME_TYPE_FIELD_NUMBER: _builtins.int
-    format: _builtins.str
-    """Container format: "wav", "mp3", "m4a", "flac", "ogg" or "webm"."""
+    AUDIO_FORMAT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def format(self) -> _builtins.str:
+        """Container format: "wav", "mp3", "m4a", "flac", "ogg" or "webm".
+        Deprecated: read `audio_format`.
+        """
+
+    @format.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def format(self, value: _builtins.str) -> None:
+        """Container format: "wav", "mp3", "m4a", "flac", "ogg" or "webm".
+        Deprecated: read `audio_format`.
+        """
+
     size_bytes: _builtins.int
     """Bytes received."""
     filename: _builtins.str
     """File name from the config."""
     mime_type: _builtins.str
     """MIME type of the detected format."""
+    audio_format: Global___AudioFormat.ValueType
+    """Container format."""
     @_builtins.property
     def duration(self) -> _duration_pb2.Duration:
         """Length of the audio, measured by decoding it."""
@@ -203,10 +304,11 @@ class AudioInfo(_message.Message):
         duration: _duration_pb2.Duration | None = ...,
         filename: _builtins.str = ...,
         mime_type: _builtins.str = ...,
+        audio_format: Global___AudioFormat.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "filename", b"filename", "format", b"format", "mime_type", b"mime_type", "size_bytes", b"size_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_format", b"audio_format", "duration", b"duration", "filename", b"filename", "format", b"format", "mime_type", b"mime_type", "size_bytes", b"size_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
