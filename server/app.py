@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -145,14 +147,17 @@ class App:
             log.info("removed stale uploads", extra={"count": removed})
 
     async def close(self) -> None:
-        self.hasher.close()
-        await self.resumes.close()
-        self.audio_intake.close()
-        if self.owns_stt_engine:
-            await self.stt_engine.close()
-        if self.llm is not None:
-            await self.llm.close()
-        await self.database.dispose()
+        """Release everything. Every closer runs, even when one before it fails."""
+        async with contextlib.AsyncExitStack() as closers:
+            # Last in, first out: the database goes last, after whatever may still use it.
+            closers.push_async_callback(self.database.dispose)
+            if self.llm is not None:
+                closers.push_async_callback(self.llm.close)
+            if self.owns_stt_engine:
+                closers.push_async_callback(self.stt_engine.close)
+            closers.callback(self.audio_intake.close)
+            closers.push_async_callback(self.resumes.close)
+            closers.callback(self.hasher.close)
 
 
 def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None) -> App:
@@ -283,17 +288,51 @@ def create_server(app: App) -> grpc.aio.Server:
     return server
 
 
+class PortUnavailable(RuntimeError):
+    """The address to listen on is taken (or not ours to take)."""
+
+
+def _address_problem(settings: Settings) -> str:
+    return (
+        f"cannot listen on {settings.host}:{settings.port}: it is in use or not available; "
+        "stop the other server or choose another port with BACKEND_SERVER_PORT"
+    )
+
+
+def check_port_free(settings: Settings) -> None:
+    """Fail at once, before migrations and model loading, when the port is taken.
+
+    Advisory (the real bind can still lose a race), so `bind` reports the same way.
+    Skipped for port 0 and for several workers, which share the port on purpose.
+    """
+    if settings.port == 0 or settings.workers > 1:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host.strip("[]"), settings.port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As gRPC binds: SO_REUSEADDR still refuses a port someone listens on.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise PortUnavailable(_address_problem(settings)) from error
+
+
 def bind(server: grpc.aio.Server, settings: Settings) -> int:
     address = f"{settings.host}:{settings.port}"
-    if settings.tls_cert_file and settings.tls_key_file:
-        credentials = grpc.ssl_server_credentials(
-            [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
-        )
-        port: int = server.add_secure_port(address, credentials)
-    else:
-        port = server.add_insecure_port(address)
+    try:
+        if settings.tls_cert_file and settings.tls_key_file:
+            credentials = grpc.ssl_server_credentials(
+                [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
+            )
+            port: int = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpc: "Failed to bind to address ..."
+        raise PortUnavailable(_address_problem(settings)) from error
     if port == 0:
-        raise RuntimeError(f"could not bind {address}")
+        raise PortUnavailable(_address_problem(settings))
     return port
 
 
@@ -302,35 +341,54 @@ async def mark_serving(app: App) -> None:
         await app.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
 
-async def shut_down(server: grpc.aio.Server, app: App) -> None:
+async def stop_serving(server: grpc.aio.Server, app: App) -> None:
     """Health goes NOT_SERVING first, so load balancers drain; then calls finish."""
     await app.health.enter_graceful_shutdown()
     if app.settings.drain_seconds:
         await asyncio.sleep(app.settings.drain_seconds)
     await server.stop(app.settings.grace_period_seconds)
-    await app.close()
+
+
+async def shut_down(server: grpc.aio.Server, app: App) -> None:
+    """Stop serving, then release what the app holds (even if stopping failed)."""
+    try:
+        await stop_serving(server, app)
+    finally:
+        await app.close()
 
 
 async def serve(settings: Settings) -> None:
-    app = build_app(settings)
-    await app.start()
-    server = create_server(app)
-    port = bind(server, settings)
-    await server.start()
-    await mark_serving(app)
-    log.info(
-        "samvaad listening",
-        extra={
-            "address": f"{settings.host}:{port}",
-            "tls": settings.tls_cert_file is not None,
-            "pid": os.getpid(),
-        },
-    )
+    """Run until SIGTERM or SIGINT. Whatever was started is stopped, however start-up ends.
+
+    Start-up and shut-down are one stack (as in grpc's graceful-shutdown example): each
+    step that succeeds registers its undoing, so a failed bind or a model that does not
+    load still closes the database and the worker pools, in reverse order.
+    """
+    async with contextlib.AsyncExitStack() as running:
+        app = build_app(settings)
+        running.push_async_callback(app.close)
+        server = create_server(app)
+        port = bind(server, settings)  # before the slow start-up work: fail fast
+        await app.start()
+        await server.start()
+        running.push_async_callback(stop_serving, server, app)
+        await mark_serving(app)
+        log.info(
+            "samvaad listening",
+            extra={
+                "address": f"{settings.host}:{port}",
+                "tls": settings.tls_cert_file is not None,
+                "pid": os.getpid(),
+            },
+        )
+        await _until_signalled()
+        log.info("shutting down", extra={"grace_period_s": settings.grace_period_seconds})
+    log.info("stopped")
+
+
+async def _until_signalled() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    log.info("shutting down", extra={"grace_period_s": settings.grace_period_seconds})
-    await shut_down(server, app)
-    log.info("stopped")

@@ -13,7 +13,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from server.app import serve
+from server.app import PortUnavailable, check_port_free, serve
 from server.config import Settings
 from server.db.migrate import upgrade_to_head
 from server.logs import configure_logging
@@ -29,10 +29,17 @@ def _load_settings() -> Settings:
         sys.exit(f"samvaad: refusing to start: {problems}")
 
 
+def _serve(settings: Settings) -> None:
+    try:
+        asyncio.run(serve(settings))
+    except PortUnavailable as error:
+        sys.exit(f"samvaad: {error}")
+
+
 def _run_worker() -> None:
     settings = _load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    _serve(settings)
 
 
 def _run_workers(count: int) -> None:
@@ -68,10 +75,14 @@ def main() -> None:
         os.environ["SAMVAAD_SERVICES"] = args.services
     settings = _load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        check_port_free(settings)
+    except PortUnavailable as error:
+        sys.exit(f"samvaad: {error}")
     if settings.migrate_on_start and not args.no_migrate:
         upgrade_to_head(settings.database_url)
     if settings.workers == 1:
-        asyncio.run(serve(settings))
+        _serve(settings)
         return
     if settings.port == 0:
         sys.exit("samvaad: BACKEND_SERVER_PORT=0 cannot be shared by several workers")
