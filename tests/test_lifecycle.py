@@ -80,7 +80,8 @@ class FailingCloser:
 async def test_every_closer_runs_even_when_one_before_it_fails() -> None:
     app = build_app(make_settings())
     engine, llm = FailingCloser(), FailingCloser()
-    broken: Any = dataclasses.replace(app, stt_engine=engine, llm=llm, owns_stt_engine=True)
+    parts: dict[str, Any] = {"stt_engine": engine, "llm": llm, "owns_stt_engine": True}
+    broken = dataclasses.replace(app, **parts)
     with pytest.raises(RuntimeError, match="close failed"):
         await broken.close()
     assert engine.closed and llm.closed
