@@ -7,28 +7,25 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from generated.samvaad.v1 import (
-    auth_pb2,
-    auth_pb2_grpc,
-    interview_pb2_grpc,
-    resume_pb2_grpc,
-    transcription_pb2_grpc,
-)
-from server.app import App, build_app, create_server, mark_serving, shut_down
-from server.config import Settings
 from server.db.engine import create_engine
 from server.db.migrate import upgrade_to_head
 from server.db.models import Base
 from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
+from tests.helpers import (
+    Account,
+    RunningServer,
+    Stubs,
+    make_settings,
+    register,
+    start_server,
+    stop_server,
+)
 
 POSTGRES_URL = os.environ.get("SAMVAAD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -133,68 +130,6 @@ async def _empty_all_tables(url: str) -> None:
         await engine.dispose()
 
 
-def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "DATABASE_URL": database_url,
-        "BACKEND_SERVER_HOST": "127.0.0.1",
-        "BACKEND_SERVER_PORT": 0,
-        "ENVIRONMENT": "test",
-        "PASSWORD_HASH_PROFILE": "test_only_cheap",
-        "SERVER_GRACE_PERIOD_SECONDS": 1,
-        "LOG_FORMAT": "console",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
-
-
-@dataclass
-class Stubs:
-    channel: grpc.aio.Channel
-    auth: auth_pb2_grpc.AuthServiceStub
-    resume: resume_pb2_grpc.ResumeServiceStub
-    interview: interview_pb2_grpc.InterviewServiceStub
-    transcription: transcription_pb2_grpc.TranscriptionServiceStub
-
-
-@dataclass
-class RunningServer:
-    app: App
-    server: grpc.aio.Server
-    port: int
-    stubs: Stubs
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-def stubs_for(channel: grpc.aio.Channel) -> Stubs:
-    return Stubs(
-        channel=channel,
-        auth=auth_pb2_grpc.AuthServiceStub(channel),
-        resume=resume_pb2_grpc.ResumeServiceStub(channel),
-        interview=interview_pb2_grpc.InterviewServiceStub(channel),
-        transcription=transcription_pb2_grpc.TranscriptionServiceStub(channel),
-    )
-
-
-async def start_server(
-    settings: Settings, stt_engine: TranscriptionEngine | None = None
-) -> RunningServer:
-    app = build_app(settings, stt_engine=stt_engine)
-    server = create_server(app)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    await mark_serving(app)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    return RunningServer(app=app, server=server, port=port, stubs=stubs_for(channel))
-
-
-async def stop_server(running: RunningServer) -> None:
-    await running.stubs.channel.close()
-    await shut_down(running.server, running.app)
-
-
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Override in a test module to change the server's settings."""
@@ -237,33 +172,9 @@ def stubs(running: RunningServer) -> Stubs:
     return running.stubs
 
 
-@dataclass
-class Account:
-    user: auth_pb2.User
-    tokens: auth_pb2.AuthTokens
-    password: str
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.tokens.access_token}"),)
-
-
-async def register(
-    stubs: Stubs, email: str | None = None, password: str = "correct horse 1"
-) -> Account:
-    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-    reply = await stubs.auth.Register(
-        auth_pb2.RegisterRequest(email=email, password=password, name="Test User")
-    )
-    return Account(reply.user, reply.tokens, password)
-
-
 @pytest.fixture
 async def account(stubs: Stubs) -> Account:
     return await register(stubs)
-
-
-ASSETS = Path(__file__).parent / "assets"
 
 
 @pytest.fixture
@@ -274,14 +185,3 @@ def fake_openai() -> Iterator[Any]:
     fake = FakeOpenAI().start()
     yield fake
     fake.stop()
-
-
-def openai_settings(fake: Any, **overrides: Any) -> dict[str, Any]:
-    """Settings overrides that point the server at a FakeOpenAI."""
-    return {
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": fake.base_url,
-        "OPENAI_TIMEOUT_SECONDS": 2,
-        "OPENAI_MAX_RETRIES": 1,
-        **overrides,
-    }
