@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from clients.bench import hardening_resume
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_FIGURES = [
     "GetMe throughput",
@@ -21,6 +23,8 @@ EXPECTED_FIGURES = [
     "GetMe p50 during",
     "TranscribeAnswer end to end",
     "real-time factor",
+    *["resume extraction, worst of"] * len(hardening_resume.QUICK.chars),
+    "GetMe p99 during",
     "server RSS peak",
 ]
 

@@ -297,8 +297,16 @@ def _piece_end(raw: str, position: int) -> int:
     end = position + NORMALISE_PIECE_CHARS
     if end >= len(raw):
         return len(raw)
-    ascii_char = _ASCII.search(raw, end, end + NORMALISE_PIECE_CHARS // 16)
-    return ascii_char.start() if ascii_char else end
+    reach = NORMALISE_PIECE_CHARS // 16
+    if ascii_char := _ASCII.search(raw, end, end + reach):
+        return ascii_char.start()
+    if end + reach >= len(raw):
+        return len(raw)
+    for index in range(end - 1, end - reach, -1):
+        if raw[index] < "\x80":
+            return index
+    # No ASCII near: a combining sequence may be cut here (the text stays valid).
+    return end
 
 
 def _looks_like_text(text: str) -> bool:
