@@ -114,7 +114,7 @@ def test_normalising_stops_once_the_expansion_passes_the_cap(
         normalised.append(len(text))
         return real(form, text)
 
-    monkeypatch.setattr(documents.unicodedata, "normalize", counting)
+    monkeypatch.setattr(unicodedata, "normalize", counting)
     assert clean_text(NFKC_BOMB, max_normalised_chars=400_000) is None
     # 400,000 characters of output come from 22,223 of input: a piece past that, no more.
     assert sum(normalised) <= 400_000 // 18 + NORMALISE_PIECE_CHARS + 1
