@@ -25,6 +25,7 @@ EXPECTED_FIGURES = [
     "real-time factor",
     *["resume extraction, worst of"] * len(hardening_resume.QUICK.chars),
     "GetMe p99 during",
+    "NFKC-bomb upload median",
     "server RSS peak",
 ]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -32,6 +32,8 @@ from server.domain.resume.taxonomy import default_taxonomy
 
 CALL_TIMEOUT_SECONDS = 60.0
 NFKC_BOMB = "\ufdfa" * 399_999
+# As many bytes, refused as too long without any expansion: the transport's share.
+PLAIN_TOO_LONG = "a " * 600_000
 # A target on the cost per KB: the worst shape against the normal resume.
 PER_KB_FACTOR = 10.0
 
@@ -68,10 +70,23 @@ Software Engineer, Infodesk Solutions — Jul 2016 – Feb 2018
 - Maintained a Django monolith serving 2M monthly users; split out billing into a
   Spring Boot service with its own PostgreSQL database.
 - Automated releases with Jenkins and Ansible.
+- Added structured logging and tracing (OpenTelemetry, Grafana) to twelve services and
+  wrote the runbooks the on-call rotation still uses.
+
+Software Engineering Intern, Kestrel Analytics — May 2015 – Jul 2015
+- Built an internal dashboard in React and Flask over a MySQL reporting database.
+- Wrote data-cleaning scripts with pandas and NumPy for the analytics team.
 
 Projects
 Open-source contributor to a Redis client library for Python (async support, pipelining).
 Side project: a Rust CLI that diffs Terraform plans and posts summaries to Slack.
+Conference talk: "Idempotent consumers in practice", PyCon India 2023, on retries,
+deduplication keys and the outbox pattern with PostgreSQL and Kafka.
+Hackathon: a gRPC gateway in Go that rate-limits per tenant with Redis; first place.
+
+Volunteering
+Teaches an evening course on web development with HTML, CSS and JavaScript for a
+non-profit; wrote its Django-based attendance tracker and keeps it running on Heroku.
 
 Education
 B.Tech in Computer Science, National Institute of Technology, 2012 – 2016
@@ -79,6 +94,9 @@ B.Tech in Computer Science, National Institute of Technology, 2012 – 2016
 Certifications
 AWS Certified Solutions Architect – Associate
 Certified Kubernetes Application Developer (CKAD)
+
+Languages
+English (fluent), Hindi (fluent), Tamil (native)
 """
 
 
@@ -145,7 +163,7 @@ class ResumeSizes:
 
 
 FULL = ResumeSizes((50_000, 100_000, 200_000), 3, Budget(16, 30), 4, Budget(1000, 10))
-QUICK = ResumeSizes((5_000, 10_000), 1, Budget(2, 20), 2, Budget(50, 5))
+QUICK = ResumeSizes((5_000, 10_000), 1, Budget(4, 20), 2, Budget(50, 5))
 
 
 def sizes_for(quick: bool) -> ResumeSizes:
@@ -189,16 +207,19 @@ def _extraction_against_normal(sizes: ResumeSizes) -> tuple[list[Figure], dict[s
 async def get_me_during_nfkc_bombs(
     samvaad: ServerProcess, sizes: ResumeSizes
 ) -> tuple[list[Figure], dict[str, Any]]:
-    """GetMe p99 while NFKC-bomb text resumes are uploaded, against GetMe p99 idle."""
-    bomb = NFKC_BOMB.encode("utf-8")
-    async with grpc.aio.insecure_channel(
-        samvaad.address,
-        options=[("grpc.max_send_message_length", 8 * 1024 * 1024)],
-    ) as channel:
+    """GetMe p99 while NFKC-bomb text resumes are uploaded, against GetMe p99 idle; and
+    the bombs' upload time against plain text uploads of the same size."""
+    # Uploads on a channel of their own: GetMe must not queue behind their bytes on
+    # one HTTP/2 connection, the figure is about the server's event loop.
+    big = [("grpc.max_send_message_length", 8 * 1024 * 1024)]
+    async with (
+        grpc.aio.insecure_channel(samvaad.address) as channel,
+        grpc.aio.insecure_channel(samvaad.address, options=big) as upload_channel,
+    ):
         prober = await sign_up(channel)
         uploader = await sign_up(channel)
         auth = auth_pb2_grpc.AuthServiceStub(channel)
-        resumes = resume_pb2_grpc.ResumeServiceStub(channel)
+        resumes = resume_pb2_grpc.ResumeServiceStub(upload_channel)
         outcomes: dict[str, int] = {}
 
         async def get_me() -> object:
@@ -206,58 +227,74 @@ async def get_me_during_nfkc_bombs(
                 auth_pb2.GetMeRequest(), metadata=prober.metadata, timeout=CALL_TIMEOUT_SECONDS
             )
 
-        async def upload_bomb() -> object:
-            try:
-                await resumes.UploadResume(
-                    resume_pb2.UploadResumeRequest(filename="bomb.txt", content=bomb),
-                    metadata=uploader.metadata,
-                    timeout=CALL_TIMEOUT_SECONDS,
-                )
-                code = "OK"
-            except grpc.aio.AioRpcError as error:
-                code = error.code().name
-            outcomes[code] = outcomes.get(code, 0) + 1
-            return code
+        def uploading(content: bytes) -> Callable[[], Awaitable[object]]:
+            async def upload() -> object:
+                try:
+                    await resumes.UploadResume(
+                        resume_pb2.UploadResumeRequest(filename="cv.txt", content=content),
+                        metadata=uploader.metadata,
+                        timeout=CALL_TIMEOUT_SECONDS,
+                    )
+                    code = "OK"
+                except grpc.aio.AioRpcError as error:
+                    code = error.code().name
+                outcomes[code] = outcomes.get(code, 0) + 1
+                return code
+
+            return upload
+
+        async def during(content: bytes) -> tuple[LoadResult, LoadResult]:
+            over = asyncio.Event()
+
+            async def uploads() -> LoadResult:
+                try:
+                    return await closed_loop(
+                        uploading(content),
+                        concurrency=sizes.bomb_concurrency,
+                        budget=sizes.bomb_uploads,
+                    )
+                finally:
+                    over.set()
+
+            budget = Budget(100 * sizes.probe.max_calls, sizes.bomb_uploads.max_seconds + 60)
+            return await asyncio.gather(
+                uploads(), closed_loop(get_me, concurrency=1, budget=budget, stop=over)
+            )
 
         await closed_loop(get_me, concurrency=1, budget=Budget(50, 5))
         idle = await closed_loop(get_me, concurrency=1, budget=sizes.probe)
-        over = asyncio.Event()
-
-        async def bombs() -> LoadResult:
-            try:
-                return await closed_loop(
-                    upload_bomb, concurrency=sizes.bomb_concurrency, budget=sizes.bomb_uploads
-                )
-            finally:
-                over.set()
-
-        uploads, during = await asyncio.gather(
-            bombs(),
-            closed_loop(
-                get_me,
-                concurrency=1,
-                budget=Budget(100 * sizes.probe.max_calls, sizes.bomb_uploads.max_seconds + 60),
-                stop=over,
-            ),
-        )
-    p99_during, p99_idle = during.percentile(0.99), idle.percentile(0.99)
+        plain, get_me_plain = await during(PLAIN_TOO_LONG.encode("utf-8"))
+        bombs, get_me_bombs = await during(NFKC_BOMB.encode("utf-8"))
+    p99_bombs, p99_idle = get_me_bombs.percentile(0.99), idle.percentile(0.99)
+    bomb_median, plain_median = bombs.percentile(0.5), plain.percentile(0.5)
     figures = [
         Figure(
-            f"GetMe p99 during {uploads.calls} NFKC-bomb uploads "
+            f"GetMe p99 during {bombs.calls} NFKC-bomb uploads "
             f"({sizes.bomb_concurrency} at once, 1.2 MB each)",
             "ms",
-            p99_during * 1000,
+            p99_bombs * 1000,
             "GetMe p99 idle",
             p99_idle * 1000,
-            "ratio ≤ 5",
-            p99_during / p99_idle <= 5,
-            note=f"uploads answered {outcomes}; GetMe max {max(during.latencies) * 1000:.0f} ms",
-        )
+            "",
+            None,
+            note=f"{get_me_bombs.calls} GetMe calls; during as many plain 1.2 MB uploads "
+            f"p99 {get_me_plain.percentile(0.99) * 1000:.0f} ms",
+        ),
+        Figure(
+            "NFKC-bomb upload median (refused as too long)",
+            "ms",
+            bomb_median * 1000,
+            "plain 1.2 MB text upload, refused as too long",
+            plain_median * 1000,
+            "ratio ≤ 3",
+            bomb_median / plain_median <= 3,
+            note=f"uploads answered {outcomes}",
+        ),
     ]
     details = {
         "outcomes": outcomes,
-        "upload_ms_median": sorted(uploads.latencies)[len(uploads.latencies) // 2] * 1000,
-        "get_me_during_calls": during.calls,
-        "get_me_during_max_ms": max(during.latencies) * 1000,
+        "get_me_idle_p99_ms": p99_idle * 1000,
+        "get_me_bombs_ms": sorted(round(t * 1000, 1) for t in get_me_bombs.latencies),
+        "get_me_plain_ms": sorted(round(t * 1000, 1) for t in get_me_plain.latencies),
     }
     return figures, details
