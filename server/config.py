@@ -191,6 +191,16 @@ class Settings(BaseSettings):
     resume_pdf_memory_mb: int = Field(512, ge=0, validation_alias="RESUME_PDF_MEMORY_MB")
     # PDFs read at once, one process each; further uploads wait their turn.
     resume_pdf_concurrency: int = Field(2, ge=1, le=64, validation_alias="RESUME_PDF_CONCURRENCY")
+    # PDFs one user may have waiting for or holding a slot (at most
+    # RESUME_PDF_CONCURRENCY - 1, so one user never holds every slot); the user's
+    # further PDFs queue behind them, up to RESUME_PDF_PER_USER_QUEUE, and beyond
+    # that are refused with RESOURCE_EXHAUSTED (RESUME_PDF_BUSY) and a retry delay.
+    resume_pdf_per_user_concurrency: int = Field(
+        1, ge=1, le=64, validation_alias="RESUME_PDF_PER_USER_CONCURRENCY"
+    )
+    resume_pdf_per_user_queue: int = Field(
+        4, ge=0, le=64, validation_alias="RESUME_PDF_PER_USER_QUEUE"
+    )
     resume_max_text_chars: int = Field(200_000, ge=1000, validation_alias="RESUME_MAX_TEXT_CHARS")
     # Skills kept on a resume, most relevant first.
     resume_max_skills: int = Field(30, ge=1, le=500, validation_alias="RESUME_MAX_SKILLS")

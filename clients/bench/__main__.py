@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
+from clients.bench import hardening_resume
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
 from clients.bench.processes import REPO, ServerProcess, start_bare, start_samvaad
@@ -207,6 +208,19 @@ async def run(options: Options) -> Report:
                 "transcription",
                 "TranscribeAnswer end to end against the engine alone",
                 lambda: transcription_against_engine(samvaad, account, sizes),
+            )
+            resume_sizes = hardening_resume.sizes_for(options.quick)
+            await measure(
+                report,
+                "resume_extraction",
+                "Resume extraction: adversarial shapes against a normal resume",
+                lambda: hardening_resume.extraction_against_normal(resume_sizes),
+            )
+            await measure(
+                report,
+                "nfkc_bombs",
+                "GetMe latency during NFKC-bomb resume uploads",
+                lambda: hardening_resume.get_me_during_nfkc_bombs(samvaad, resume_sizes),
             )
         finally:
             samvaad.stop()

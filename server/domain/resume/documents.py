@@ -8,9 +8,12 @@ file seems to be and what to upload instead.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import islice
+from typing import overload
 
 from server.domain.resume.pdf_text import PdfReadFailed, PdfTextReader, is_pdf
 from server.errors import FieldViolation, InvalidArgument, ResourceExhausted
@@ -19,6 +22,12 @@ PDF = "application/pdf"
 TEXT = "text/plain"
 MiB = 1024 * 1024
 MAX_FILENAME_CHARS = 255
+# A name this long is refused before it is looked at (browsers may send a path).
+MAX_RAW_FILENAME_CHARS = 4096
+MAX_CONTENT_TYPE_CHARS = 255
+# Text is normalised (NFKC) this many characters at a time, so that how far one
+# piece expands is seen before the next is expanded: "\ufdfa" becomes 18 characters.
+NORMALISE_PIECE_CHARS = 4096
 # Fewer letters and digits than this is not a resume (or a PDF without text).
 MIN_TEXT_CHARS = 20
 
@@ -68,7 +77,13 @@ _PDF_PROBLEMS = {
         "editor as a plain text PDF and upload that",
     ),
 }
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
+# Control characters, zero-width space, BOM, and lone surrogates (a PDF's ToUnicode
+# map may yield them; they are not valid UTF-8 and cannot be stored or hashed).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b\ufeff\ud800-\udfff]")
+# Not part of a file name: controls (Cc), format characters such as bidi overrides
+# and zero-width joiners (Cf), surrogates (Cs), private use (Co), unassigned (Cn).
+_NOT_IN_FILENAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_ASCII = re.compile(r"[\x00-\x7f]")
 _BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
@@ -91,19 +106,29 @@ class DocumentReader:
         self._pdf = pdf
         self._limits = limits
 
-    async def read(self, content: bytes, declared_type: str) -> Document:
-        """The cleaned text of an upload; InvalidArgument or ResourceExhausted when unusable."""
+    async def read(self, content: bytes, declared_type: str, owner: int | None = None) -> Document:
+        """The cleaned text of an upload; InvalidArgument or ResourceExhausted when unusable.
+
+        Everything that takes time in proportion to the upload (decoding, scanning,
+        normalising, cleaning) runs in a worker thread, PDFs in a child process
+        (at most a few at once per `owner`)."""
         self._check_size(content)
-        content_type = detect_content_type(content)
-        check_declared_type(declared_type, content_type)
-        if content_type == PDF:
-            raw = await self._pdf_text(content)
-        else:
-            raw = content.decode("utf-8-sig")
-        # Cleaning only shrinks text much; refuse the absurd before spending time on it.
-        if len(raw) > 2 * self._limits.max_text_chars:
+        declared = clean_declared_type(declared_type)
+        content_type, decoded = await asyncio.to_thread(_detect_and_decode, content)
+        check_declared_type(declared, content_type)
+        raw = await self._pdf_text(content, owner) if content_type == PDF else decoded
+        text = await asyncio.to_thread(self._clean, raw, content_type)
+        return Document(text, content_type)
+
+    def _clean(self, raw: str, content_type: str) -> str:
+        # Cleaning only shrinks text much; refuse the absurd before spending time on
+        # it, and stop normalising once the normalised text is as absurd.
+        cap = 2 * self._limits.max_text_chars
+        if len(raw) > cap:
             raise self._too_much_text()
-        text = clean_text(raw)
+        text = clean_text(raw, max_normalised_chars=cap)
+        if text is None:
+            raise self._too_much_text()
         if _meaningful_chars(text) < MIN_TEXT_CHARS:
             if content_type == PDF:
                 raise _bad_content(
@@ -116,7 +141,7 @@ class DocumentReader:
             )
         if len(text) > self._limits.max_text_chars:
             raise self._too_much_text()
-        return Document(text, content_type)
+        return text
 
     def _check_size(self, content: bytes) -> None:
         if not content:
@@ -128,9 +153,9 @@ class DocumentReader:
                 reason="RESUME_TOO_LARGE",
             )
 
-    async def _pdf_text(self, content: bytes) -> str:
+    async def _pdf_text(self, content: bytes, owner: int | None) -> str:
         try:
-            return (await self._pdf.read(content)).text
+            return (await self._pdf.read(content, owner)).text
         except PdfReadFailed as failure:
             if failure.problem == "too_many_pages":
                 raise _bad_content(
@@ -153,8 +178,13 @@ class DocumentReader:
 
 def detect_content_type(content: bytes) -> str:
     """PDF or TEXT from the bytes themselves; InvalidArgument for anything else."""
+    return _detect_and_decode(content)[0]
+
+
+def _detect_and_decode(content: bytes) -> tuple[str, str]:
+    """The content type and, for text, the decoded text ("" for a PDF)."""
     if is_pdf(content):
-        return PDF
+        return PDF, ""
     for magic, message in _KNOWN_FORMATS:
         if content.startswith(magic):
             raise _bad_content("UNSUPPORTED_FILE_TYPE", message)
@@ -167,7 +197,15 @@ def detect_content_type(content: bytes) -> str:
             "UNSUPPORTED_FILE_TYPE",
             f"the file is neither a PDF nor UTF-8 text; {_UPLOAD_AGAIN}",
         )
-    return TEXT
+    return TEXT, text
+
+
+def clean_declared_type(declared: str) -> str:
+    """The client's content_type without control or format characters, bounded."""
+    if len(declared) > MAX_CONTENT_TYPE_CHARS:
+        message = f"content_type must be at most {MAX_CONTENT_TYPE_CHARS} characters"
+        raise InvalidArgument.for_field("content_type", message, reason="CONTENT_TYPE_TOO_LONG")
+    return "".join(c for c in declared if unicodedata.category(c) not in _NOT_IN_FILENAMES)
 
 
 def check_declared_type(declared: str, detected: str) -> None:
@@ -187,27 +225,88 @@ def check_declared_type(declared: str, detected: str) -> None:
 
 
 def clean_filename(raw: str) -> str:
-    """The base name of what the client called the file (browsers may send a path)."""
-    name = unicodedata.normalize("NFC", re.split(r"[\\/]", raw)[-1])
-    name = " ".join(_CONTROL_CHARS.sub("", name).split())
+    """The base name of what the client called the file (browsers may send a path):
+    NFC, without control, format (bidi overrides such as U+202E), surrogate,
+    private-use or unassigned characters, runs of whitespace as one space.
+
+    "" when nothing is left (the caller then picks a default name)."""
+    if len(raw) > MAX_RAW_FILENAME_CHARS:
+        raise _filename_too_long()
+    base = re.split(r"[\\/]", raw)[-1]
+    # NFC before and after: removing a character may bring marks together.
+    kept = "".join(
+        c
+        for c in unicodedata.normalize("NFC", base)
+        if unicodedata.category(c) not in _NOT_IN_FILENAMES
+    )
+    name = " ".join(unicodedata.normalize("NFC", kept).split())
     if len(name) > MAX_FILENAME_CHARS:
-        message = f"filename must be at most {MAX_FILENAME_CHARS} characters"
-        raise InvalidArgument.for_field("filename", message, reason="FILENAME_TOO_LONG")
+        raise _filename_too_long()
     return name
+
+
+def _filename_too_long() -> InvalidArgument:
+    message = f"filename must be at most {MAX_FILENAME_CHARS} characters"
+    return InvalidArgument.for_field("filename", message, reason="FILENAME_TOO_LONG")
 
 
 def default_filename(content_type: str) -> str:
     return "resume.pdf" if content_type == PDF else "resume.txt"
 
 
-def clean_text(raw: str) -> str:
+@overload
+def clean_text(raw: str) -> str: ...
+@overload
+def clean_text(raw: str, *, max_normalised_chars: int) -> str | None: ...
+
+
+def clean_text(raw: str, *, max_normalised_chars: int | None = None) -> str | None:
     """One canonical form of extracted text: NFKC (ligatures like "ﬁ" become "fi"),
-    Unix newlines, no control characters, single spaces, at most one blank line."""
-    text = unicodedata.normalize("NFKC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    Unix newlines, no control characters or lone surrogates, single spaces, at most
+    one blank line. None when NFKC makes it longer than `max_normalised_chars`."""
+    normalised = normalise(raw, max_normalised_chars)
+    if normalised is None:
+        return None
+    text = normalised.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\f", "\n").replace("\t", " ")
     text = _CONTROL_CHARS.sub("", text)
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def normalise(raw: str, max_chars: int | None = None) -> str | None:
+    """NFKC of `raw`, a piece at a time; None as soon as it exceeds `max_chars`.
+
+    Pieces end before an ASCII character where one is near: no composition or
+    reordering crosses one, so the result is the same as normalising at once."""
+    pieces: list[str] = []
+    total = 0
+    position = 0
+    while position < len(raw):
+        end = _piece_end(raw, position)
+        piece = unicodedata.normalize("NFKC", raw[position:end])
+        total += len(piece)
+        if max_chars is not None and total > max_chars:
+            return None
+        pieces.append(piece)
+        position = end
+    return "".join(pieces)
+
+
+def _piece_end(raw: str, position: int) -> int:
+    end = position + NORMALISE_PIECE_CHARS
+    if end >= len(raw):
+        return len(raw)
+    reach = NORMALISE_PIECE_CHARS // 16
+    if ascii_char := _ASCII.search(raw, end, end + reach):
+        return ascii_char.start()
+    if end + reach >= len(raw):
+        return len(raw)
+    for index in range(end - 1, end - reach, -1):
+        if raw[index] < "\x80":
+            return index
+    # No ASCII near: a combining sequence may be cut here (the text stays valid).
+    return end
 
 
 def _looks_like_text(text: str) -> bool:
@@ -217,7 +316,8 @@ def _looks_like_text(text: str) -> bool:
 
 
 def _meaningful_chars(text: str) -> int:
-    return len(_LETTER_OR_DIGIT.findall(text))
+    """Letters and digits in `text`, counted up to MIN_TEXT_CHARS."""
+    return sum(1 for _ in islice(_LETTER_OR_DIGIT.finditer(text), MIN_TEXT_CHARS))
 
 
 def _bad_content(reason: str, message: str) -> InvalidArgument:

@@ -6,7 +6,9 @@ process forked from a "forkserver" that has pypdf loaded already (a few
 milliseconds to start). The parent waits for the answer up to a time cap and
 kills the child when it is late; the child runs under an address-space limit
 and a CPU-time limit of its own, so it ends even if the parent cannot kill it.
-A semaphore bounds how many PDFs are read at once.
+A semaphore bounds how many PDFs are read at once, and a per-owner count
+how many of those (waiting or being read) one user may have, so that one
+account's slow PDFs cannot hold every slot while other users wait.
 
 The forkserver preloads this module and pypdf, so children start warm; keep
 its imports light.
@@ -28,7 +30,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Literal, cast, get_args
 
-from server.errors import Unavailable
+from server.errors import ResourceExhausted, Unavailable
 
 Problem = Literal[
     "encrypted", "unreadable", "truncated", "too_many_pages", "too_much_text", "too_complex"
@@ -77,19 +79,59 @@ def looks_truncated(data: bytes) -> bool:
 
 
 class PdfTextReader:
-    def __init__(self, limits: PdfLimits, concurrency: int) -> None:
+    def __init__(
+        self,
+        limits: PdfLimits,
+        concurrency: int,
+        per_owner: int | None = None,
+        owner_queue: int = 4,
+    ) -> None:
         self._limits = limits
         self._context = _process_context()
         self._slots = asyncio.Semaphore(concurrency)
+        # One owner never holds every slot (unless there is only one).
+        wanted = concurrency if per_owner is None else per_owner
+        self._per_owner = max(1, min(wanted, concurrency - 1))
+        self._owner_queue = owner_queue
+        # Owner -> its own queue. Only touched on the event loop, between awaits,
+        # so checking and counting is one atomic step.
+        self._owners: dict[int, _OwnerQueue] = {}
         # Threads only wait on children; they do no work of their own.
         self._waiters = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pdf-wait")
         self._children: set[BaseProcess] = set()
         self._lock = threading.Lock()
         self._closed = False
 
-    async def read(self, data: bytes) -> PdfText:
-        """The text of every page, or PdfReadFailed saying what is wrong."""
-        if looks_truncated(data):
+    async def read(self, data: bytes, owner: int | None = None) -> PdfText:
+        """The text of every page, or PdfReadFailed saying what is wrong.
+
+        An `owner` has at most `per_owner` PDFs waiting for or holding a slot; its
+        further PDFs wait in a queue of its own, up to `owner_queue` of them, and
+        beyond that ResourceExhausted (with a retry delay) comes at once."""
+        if owner is None:
+            return await self._read(data)
+        queue = self._owners.get(owner)
+        if queue is None:
+            queue = self._owners[owner] = _OwnerQueue(asyncio.Semaphore(self._per_owner))
+        if queue.users >= self._per_owner + self._owner_queue:
+            raise ResourceExhausted(
+                f"{queue.users} of your PDFs are being read or waiting already; wait for "
+                "those uploads to finish, then upload again",
+                reason="RESUME_PDF_BUSY",
+                retry_after_seconds=1.0,
+            )
+        queue.users += 1
+        try:
+            async with queue.slots:
+                return await self._read(data)
+        finally:
+            queue.users -= 1
+            if not queue.users:
+                del self._owners[owner]
+
+    async def _read(self, data: bytes) -> PdfText:
+        # The trailer check copies the file's end: off the loop, like the rest.
+        if await asyncio.to_thread(looks_truncated, data):
             raise PdfReadFailed("truncated")
         async with self._slots:
             loop = asyncio.get_running_loop()
@@ -134,6 +176,12 @@ class PdfTextReader:
             receiver.close()
             with self._lock:
                 self._children.discard(child)
+
+
+@dataclass
+class _OwnerQueue:
+    slots: asyncio.Semaphore  # held while waiting for or holding a global slot
+    users: int = 0  # PDFs of this owner in `read`, queued or not
 
 
 def _shutting_down() -> Unavailable:

@@ -103,6 +103,8 @@ class ResumeService:
                 max_chars=2 * settings.resume_max_text_chars,
             ),
             concurrency=settings.resume_pdf_concurrency,
+            per_owner=settings.resume_pdf_per_user_concurrency,
+            owner_queue=settings.resume_pdf_per_user_queue,
         )
         documents = DocumentReader(
             pdf,
@@ -123,15 +125,15 @@ class ResumeService:
         self, user_id: int, filename: str, declared_type: str, content: bytes
     ) -> ResumeView:
         name = clean_filename(filename)  # a bad name fails before any work is done
-        document = await self._documents.read(content, declared_type)
+        document = await self._documents.read(content, declared_type, owner=user_id)
         extracted = await self._skills.extract(document.text, self._limits.max_skills)
-        years = await asyncio.to_thread(years_of_experience, document.text, utcnow().date())
+        years, digest = await asyncio.to_thread(_years_and_digest, document.text)
         fields = ResumeFields(
             filename=name or default_filename(document.content_type),
             content_type=document.content_type,
             size_bytes=len(content),
             text=document.text,
-            text_sha256=_sha256(document.text),
+            text_sha256=digest,
             skills=extracted.skills,
             years_experience=years,
             extractor=extracted.extractor,
@@ -205,6 +207,11 @@ def _view(row: Resume) -> ResumeView:
         extractor=row.extractor,
         updated_at=row.updated_at,
     )
+
+
+def _years_and_digest(text: str) -> tuple[float | None, str]:
+    """Both take time in proportion to the text: run together, off the event loop."""
+    return years_of_experience(text, utcnow().date()), _sha256(text)
 
 
 def _sha256(text: str) -> str:

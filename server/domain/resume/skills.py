@@ -110,7 +110,8 @@ class OpenAISkillExtractor:
             named = _ModelAnswer.model_validate(answer).skills
         except ValidationError:
             raise LlmError("bad_answer", "the answer does not match the schema") from None
-        skills = self.normalise(named, limit)
+        # Looking every name up costs in proportion to the answer: off the loop.
+        skills = await asyncio.to_thread(self.normalise, named, limit)
         if named and not skills:
             # Every name was unknown: more likely a confused answer than a resume
             # with no recognisable skill, so let the matcher have a go.

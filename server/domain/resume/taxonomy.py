@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,18 +32,37 @@ _COMPOUND_SUFFIXES = (
     "focused|friendly|backed|hosted|enabled|certified"
 )
 # A spelling must not be glued to a neighbouring word: "Go" is not in "go-to-market",
-# "R" is not in "R&D", "C" is not in "C++" or "Objective-C".
-_LEFT = r"(?<![\w$@])(?<!\w[-.&'’])"
-_RIGHT = rf"(?![\w+#])(?:(?![-.&]\w)|(?=-(?:{_COMPOUND_SUFFIXES})\b))"
-_SEPARATOR = r"[\s\-]+"
+# "R" is not in "R&D", "C" is not in "C++" or "Objective-C". Hyphenated compounds
+# with these words still mean the skill: "Java-based".
+_COMPOUND_SUFFIX_WORDS = frozenset(_COMPOUND_SUFFIXES.split("|"))
+_LONGEST_SUFFIX = max(map(len, _COMPOUND_SUFFIX_WORDS))
+
+# Text is matched as a sequence of atoms: runs of word characters and single
+# punctuation marks. Whitespace and hyphens only separate atoms; a spelling's words
+# may be separated by any run of them ("scikit learn", "machine\nlearning"), the
+# atoms inside one word of a spelling must touch ("Node.js", "C++", "CI/CD").
+_ATOM = re.compile(r"\w+|[^\w\s-]")
+_WORD_CHAR = re.compile(r"\w")
+_TOUCHING = "~"  # key prefix: this atom touches the previous one
+_APART = " "  # key prefix: whitespace or hyphens come between
+_WORD_RUN = re.compile(r"\w+")
+# Longer "skills" a model might answer are not looked up.
+_MAX_TERM_CHARS = 200
 
 # Links, e-mail addresses and bare domains name no skills ("https", "github.com").
-_NOT_PROSE = re.compile(
-    r"(?:https?://|www\.)\S+"
-    r"|\S+@\S+\.\w+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:com|org|dev|ai|me|in|co|app|info|xyz|tech)\b(?:/\S*)?",
+# Each pattern starts only where a run of its characters starts and gives back at
+# most one character per segment, so each is linear in the text whatever its shape.
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MAYBE_EMAIL = re.compile(r"(?<!\S)\S*@\S*")
+_DOMAIN = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9-]++\.)+(?:com|org|dev|ai|me|in|co|app|info|xyz|tech)\b(?:/\S*+)?",
     re.IGNORECASE,
 )
+# Context of a guarded spelling is read from this many characters on each side.
+CONTEXT_WINDOW = 64
+# Stands for a cut-off word at the edge of the window: a word character no
+# listed word contains, so a cut-off word matches nothing.
+_CUT = "_"
 
 # Around a guarded spelling: what may come before and after it on its line.
 _LIST_BEFORE = tuple(",/|;:(•·*–—-&+[>.!?")  # a full stop: a new sentence begins
@@ -125,12 +145,35 @@ class _Spelling:
     guarded: bool
 
 
+class WorkCounter:
+    """Counts the steps matching takes, so that tests can bound the work per character.
+
+    A step is one character read by a linear scan, one atom or trie edge visited,
+    one character of a guarded spelling's context window, or one comparison while
+    looking for a corroborating mention.
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+
+class _Node:
+    """One node of a trie of spellings, keyed by atoms (see `_spelling_keys`)."""
+
+    __slots__ = ("children", "value")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.value: _Spelling | None = None
+
+
 class Taxonomy:
     def __init__(self, entries: Iterable[dict[str, Any]]) -> None:
         self.skills: dict[str, Skill] = {}
         self._lookup: dict[str, str] = {}  # any normalised spelling -> canonical name
-        loose: dict[str, str] = {}  # normalised case-insensitive spelling -> name
-        exact: dict[str, _Spelling] = {}  # spelling as written -> name
+        self._loose = _Node()  # case-insensitive spellings, keyed in lower case
+        self._exact = _Node()  # spellings that only match as written
+        self._depth = 0  # atoms in the longest spelling
         for entry in entries:
             name = entry["name"]
             if name in self.skills:
@@ -141,21 +184,28 @@ class Taxonomy:
             written = set(case_sensitive) | set(guarded)
             for spelling in [name, *entry.get("aliases", ())]:
                 if spelling not in written:
-                    loose.setdefault(_normalise(spelling), name)
+                    self._add(self._loose, spelling.lower(), _Spelling(name, guarded=False))
             for spelling in case_sensitive:
-                exact[spelling] = _Spelling(name, guarded=False)
+                self._add(self._exact, spelling, _Spelling(name, guarded=False), replace=True)
             for spelling in guarded:
-                exact[spelling] = _Spelling(name, guarded=True)
+                self._add(self._exact, spelling, _Spelling(name, guarded=True), replace=True)
             for spelling in [name, *entry.get("aliases", ()), *written]:
                 self._lookup.setdefault(_normalise(spelling), name)
         for skill in self.skills.values():
             for target in skill.implies:
                 if target not in self.skills:
                     raise ValueError(f"{skill.name} implies unknown skill {target!r}")
-        self._loose_names = loose
-        self._exact_spellings = exact
-        self._loose = _alternation(loose, re.IGNORECASE)
-        self._exact = _alternation(exact, 0)
+
+    def _add(self, trie: _Node, spelling: str, value: _Spelling, *, replace: bool = False) -> None:
+        keys = _spelling_keys(spelling)
+        if not keys:
+            return
+        node = trie
+        for key in keys:
+            node = node.children.setdefault(key, _Node())
+        if node.value is None or replace:
+            node.value = value
+        self._depth = max(self._depth, len(keys))
 
     @classmethod
     def from_json(cls, text: str) -> Taxonomy:
@@ -163,6 +213,8 @@ class Taxonomy:
 
     def canonical(self, term: str) -> str | None:
         """The canonical name of one skill as someone might write it, or None."""
+        if len(term) > _MAX_TERM_CHARS:
+            return None
         key = _normalise(term)
         if key in self._lookup:
             return self._lookup[key]
@@ -173,26 +225,36 @@ class Taxonomy:
         found = self.mentions(term)
         return found[0].skill if found else None
 
-    def mentions(self, text: str) -> list[Mention]:
-        """Every mention of a known skill in `text`, in order, overlaps resolved."""
-        prose = _NOT_PROSE.sub(lambda m: " " * len(m.group()), text)
-        # The pattern allows any spacing or hyphenation inside a spelling
-        # ("scikit learn", "machine\nlearning"), so matches are looked up normalised.
-        candidates = [
-            Mention(self._loose_names[_normalise(m.group())], m.start(), m.end(), guarded=False)
-            for m in self._loose.finditer(prose)
-        ]
-        for m in self._exact.finditer(prose):
-            spelling = self._exact_spellings[m.group()]
-            if not spelling.guarded or _guarded_in_context(prose, m.start(), m.end()):
-                candidates.append(Mention(spelling.skill, m.start(), m.end(), spelling.guarded))
-        kept = _without_overlaps(candidates)
-        return [m for m in kept if not m.guarded or _corroborated(m, kept)]
+    def mentions(self, text: str, counter: WorkCounter | None = None) -> list[Mention]:
+        """Every mention of a known skill in `text`, in order, overlaps resolved.
 
-    def rank(self, text: str, limit: int) -> list[str]:
+        Linear in the text whatever its shape: one pass blanks links and addresses,
+        one tokenises, each atom starts at most two trie walks of bounded depth, and
+        a guarded spelling's context is read from a bounded window around it.
+        """
+        counter = counter if counter is not None else WorkCounter()
+        prose = _prose(text, counter)
+        atoms = [(m.start(), m.end(), m.group()) for m in _ATOM.finditer(prose)]
+        counter.steps += len(prose) + len(atoms)
+        candidates: list[Mention] = []
+        for index, (start, _, _) in enumerate(atoms):
+            if not _free_on_left(prose, start):
+                continue
+            loose = _walk(self._loose, atoms, index, prose, fold=True, counter=counter)
+            if loose is not None:
+                candidates.append(Mention(loose[0].skill, start, loose[1], guarded=False))
+            exact = _walk(self._exact, atoms, index, prose, fold=False, counter=counter)
+            if exact is not None:
+                spelling, end = exact
+                if not spelling.guarded or _guarded_in_context(prose, start, end, counter):
+                    candidates.append(Mention(spelling.skill, start, end, spelling.guarded))
+        kept = _without_overlaps(candidates)
+        return _corroborated(kept, counter)
+
+    def rank(self, text: str, limit: int, counter: WorkCounter | None = None) -> list[str]:
         """Skills named in `text`, most mentioned first, then in order of appearance."""
         counts: dict[str, int] = {}
-        for mention in self.mentions(text):
+        for mention in self.mentions(text, counter):
             counts[mention.skill] = counts.get(mention.skill, 0) + 1
         # dicts keep insertion order, so equal counts stay in order of first mention.
         ranked = sorted(counts, key=lambda skill: -counts[skill])
@@ -217,24 +279,134 @@ def _normalise(term: str) -> str:
     return re.sub(r"[\s\-_]+", " ", term.strip().lower())
 
 
-def _alternation(spellings: Iterable[str], flags: int) -> re.Pattern[str]:
-    # Longest first, so "React Native" wins over "React" at the same place.
-    ordered = sorted(set(spellings), key=len, reverse=True)
-    body = "|".join(_pattern(spelling) for spelling in ordered)
-    return re.compile(f"{_LEFT}(?:{body}){_RIGHT}", flags)
+def _spelling_keys(spelling: str) -> list[str]:
+    """Trie keys of a spelling: its atoms, each but the first prefixed with whether it
+    touches the atom before (inside one word) or comes after a separator."""
+    keys: list[str] = []
+    for word in re.split(r"[\s\-]+", spelling.strip()):
+        for position, atom in enumerate(_ATOM.findall(word)):
+            if not keys:
+                keys.append(atom)
+            else:
+                keys.append((_TOUCHING if position else _APART) + atom)
+    return keys
 
 
-def _pattern(spelling: str) -> str:
-    words = re.split(r"[\s\-]+", spelling.strip())
-    return _SEPARATOR.join(re.escape(word) for word in words)
+def _walk(
+    trie: _Node,
+    atoms: list[tuple[int, int, str]],
+    index: int,
+    text: str,
+    *,
+    fold: bool,
+    counter: WorkCounter,
+) -> tuple[_Spelling, int] | None:
+    """The longest spelling starting at atom `index` that is not glued on the right."""
+    best: tuple[_Spelling, int] | None = None
+    atom = atoms[index][2]
+    node = trie.children.get(atom.lower() if fold else atom)
+    while node is not None:
+        counter.steps += 1
+        end = atoms[index][1]
+        if node.value is not None and _free_on_right(text, end, fold=fold):
+            best = (node.value, end)
+        index += 1
+        if index == len(atoms) or not node.children:
+            break
+        start, _, atom = atoms[index]
+        key = (_TOUCHING if start == end else _APART) + (atom.lower() if fold else atom)
+        node = node.children.get(key)
+    return best
 
 
-def _guarded_in_context(text: str, start: int, end: int) -> bool:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    before = text[line_start:start].rstrip()
-    after = text[end : len(text) if line_end < 0 else line_end].lstrip()
-    return _fits_before(before) and _fits_after(after, single_letter=end - start == 1)
+def _is_word(char: str) -> bool:
+    return _WORD_CHAR.match(char) is not None
+
+
+def _free_on_left(text: str, start: int) -> bool:
+    """Not glued to what precedes: no word, "$" or "@" right before, nor "x-", "x." ..."""
+    if start == 0:
+        return True
+    before = text[start - 1]
+    if before in "$@" or _is_word(before):
+        return False
+    return not (start >= 2 and before in "-.&'’" and _is_word(text[start - 2]))
+
+
+def _free_on_right(text: str, end: int, *, fold: bool) -> bool:
+    """Not glued to what follows, unless by a compound suffix: "Java-based"."""
+    if end == len(text):
+        return True
+    after = text[end]
+    if after in "+#" or _is_word(after):
+        return False
+    if after not in "-.&" or end + 1 == len(text) or not _is_word(text[end + 1]):
+        return True
+    if after != "-":
+        return False
+    # Read one character more than the longest suffix: a longer word is none of them.
+    word = _WORD_RUN.match(text, end + 1, end + 2 + _LONGEST_SUFFIX)
+    suffix = word.group() if word else ""
+    return (suffix.lower() if fold else suffix) in _COMPOUND_SUFFIX_WORDS
+
+
+def _prose(text: str, counter: WorkCounter) -> str:
+    """`text` with links, e-mail addresses and bare domains blanked out.
+
+    Where they overlap, the leftmost wins, then a link over an address over a domain."""
+    found = [(m.start(), 0, m.end()) for m in _URL.finditer(text)]
+    for chunk in _MAYBE_EMAIL.finditer(text):
+        if length := _email_length(chunk.group()):
+            found.append((chunk.start(), 1, chunk.start() + length))
+    found.extend((m.start(), 2, m.end()) for m in _DOMAIN.finditer(text))
+    counter.steps += 3 * len(text)
+    if not found:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for start, _, end in sorted(found):
+        if start < position:
+            continue
+        pieces.append(text[position:start])
+        pieces.append(" " * (end - start))
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _email_length(chunk: str) -> int:
+    """How much of a whitespace-free chunk is an e-mail address ("x@y.z"), from its
+    start: up to the word after the last dot that follows an "@" by two or more."""
+    at = chunk.find("@", 1)
+    if at < 0:
+        return 0
+    dot = len(chunk)
+    while (dot := chunk.rfind(".", at + 2, dot)) >= 0:
+        word = _WORD_RUN.match(chunk, dot + 1)
+        if word is not None:
+            return word.end()
+    return 0
+
+
+def _guarded_in_context(text: str, start: int, end: int, counter: WorkCounter) -> bool:
+    """Whether a list or a technical phrase surrounds a guarded spelling on its line,
+    read from at most CONTEXT_WINDOW characters on either side."""
+    low = max(0, start - CONTEXT_WINDOW)
+    before = text[low:start]
+    if (newline := before.rfind("\n")) >= 0:
+        before = before[newline + 1 :]
+    elif low > 0:
+        before = _CUT + before
+    high = end + CONTEXT_WINDOW
+    after = text[end:high]
+    if (newline := after.find("\n")) >= 0:
+        after = after[:newline]
+    elif high < len(text):
+        after += _CUT
+    counter.steps += len(before) + len(after)
+    return _fits_before(before.rstrip()) and _fits_after(
+        after.lstrip(), single_letter=end - start == 1
+    )
 
 
 def _fits_before(before: str) -> bool:
@@ -267,13 +439,26 @@ def _without_overlaps(candidates: list[Mention]) -> list[Mention]:
     return kept
 
 
-def _corroborated(mention: Mention, mentions: list[Mention]) -> bool:
-    return any(
-        not other.guarded
-        and other.skill != mention.skill
-        and abs(other.start - mention.start) <= _CORROBORATION_CHARS
-        for other in mentions
-    )
+def _corroborated(kept: list[Mention], counter: WorkCounter) -> list[Mention]:
+    """`kept` without guarded mentions that lack another skill, not guarded, close by.
+
+    Mentions do not overlap, so at most 2 * _CORROBORATION_CHARS + 1 of them start
+    within reach of any one: the search around each is bounded."""
+    plain = [m for m in kept if not m.guarded]
+    starts = [m.start for m in plain]
+    result: list[Mention] = []
+    for mention in kept:
+        if not mention.guarded:
+            result.append(mention)
+            continue
+        index = bisect_left(starts, mention.start - _CORROBORATION_CHARS)
+        while index < len(plain) and plain[index].start <= mention.start + _CORROBORATION_CHARS:
+            counter.steps += 1
+            if plain[index].skill != mention.skill:
+                result.append(mention)
+                break
+            index += 1
+    return result
 
 
 @cache
