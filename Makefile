@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test test-sqlite lint format protos check-protos migrate bench clean
+.PHONY: help install run demo test test-fast lint format protos check-protos migrate bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ migrate: $(STAMP) ## apply database migrations (DATABASE_URL or SQLite in ./var)
 
 test: $(STAMP) ## run the test suite (PostgreSQL too when SAMVAAD_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## the quick loop: all but the Whisper and subprocess tests (-m "not slow")
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) ## benchmarks against same-run baselines, into bench-results/ (BENCH_ARGS=--quick)
 	$(BIN)/python -m clients.bench $(BENCH_ARGS)

@@ -203,3 +203,27 @@ def fake_openai() -> Iterator[Any]:
     fake = FakeOpenAI().start()
     yield fake
     fake.stop()
+
+
+# Modules whose tests start server processes, CLIs or other subprocesses.
+_SUBPROCESS_MODULES = {
+    "test_bench",
+    "test_cli",
+    "test_deploy",
+    "test_docs_commands",
+    "test_lifecycle",
+    "test_robustness_postgres_restart",
+    "test_robustness_shutdown",
+    "test_server",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what runs a Whisper model or a subprocess `slow`, so `-m "not slow"` is a
+    quick loop while developing; CI and `make test` run everything."""
+    for item in items:
+        module = getattr(item, "module", None)
+        module_name = module.__name__.rsplit(".", 1)[-1] if module is not None else ""
+        uses_whisper = "whisper_engine" in getattr(item, "fixturenames", ())
+        if uses_whisper or module_name in _SUBPROCESS_MODULES:
+            item.add_marker(pytest.mark.slow)
