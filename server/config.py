@@ -125,6 +125,33 @@ class Settings(BaseSettings):
         15 * 60, ge=1, validation_alias="LOGIN_FAILURE_WINDOW_SECONDS"
     )
     login_lockout_seconds: int = Field(5 * 60, ge=1, validation_alias="LOGIN_LOCKOUT_SECONDS")
+    # Throttles per client address and overall (docs/api.md, "Throttles"). Unset: the
+    # production default in the comment, or no limit when ENVIRONMENT=test (the test
+    # suite registers many accounts from 127.0.0.1 at once). 0 turns a budget off.
+    # Failed sign-ins per address per LOGIN_FAILURE_WINDOW_SECONDS (default 20).
+    login_address_max_failures: int | None = Field(
+        None, ge=0, validation_alias="LOGIN_ADDRESS_MAX_FAILURES"
+    )
+    # Failed sign-ins across all addresses per minute (default 600).
+    login_global_max_failures_per_minute: int | None = Field(
+        None, ge=0, validation_alias="LOGIN_GLOBAL_MAX_FAILURES_PER_MINUTE"
+    )
+    # Registrations per address per REGISTER_ADDRESS_WINDOW_SECONDS (default 20).
+    register_max_per_address: int | None = Field(
+        None, ge=0, validation_alias="REGISTER_MAX_PER_ADDRESS"
+    )
+    register_address_window_seconds: int = Field(
+        3600, ge=1, validation_alias="REGISTER_ADDRESS_WINDOW_SECONDS"
+    )
+    # Registrations across all addresses per minute (default 120).
+    register_global_max_per_minute: int | None = Field(
+        None, ge=0, validation_alias="REGISTER_GLOBAL_MAX_PER_MINUTE"
+    )
+    # How long a rotated refresh token, presented again, returns the same successor
+    # (a retry after a lost reply) instead of counting as theft. 0: never.
+    refresh_reuse_grace_seconds: float = Field(
+        30.0, ge=0, le=300, validation_alias="REFRESH_REUSE_GRACE_SECONDS"
+    )
 
     # --- OpenAI (optional) ---------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
@@ -276,6 +303,27 @@ class Settings(BaseSettings):
                 f"{self.postgres_port}/{self.postgres_db}"
             )
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    def _budget(self, value: int | None, production_default: int) -> int:
+        if value is not None:
+            return value
+        return 0 if self.environment == "test" else production_default
+
+    @property
+    def login_address_budget(self) -> int:
+        return self._budget(self.login_address_max_failures, 20)
+
+    @property
+    def login_global_budget(self) -> int:
+        return self._budget(self.login_global_max_failures_per_minute, 600)
+
+    @property
+    def register_address_budget(self) -> int:
+        return self._budget(self.register_max_per_address, 20)
+
+    @property
+    def register_global_budget(self) -> int:
+        return self._budget(self.register_global_max_per_minute, 120)
 
     @property
     def password_hash_workers(self) -> int:

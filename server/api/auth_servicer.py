@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
@@ -11,6 +12,28 @@ from server.domain.auth import AuthService
 
 Context = Any
 
+# grpc's peer strings: "ipv4:1.2.3.4:5678", "ipv6:[::1]:5678", "unix:/path", ...
+_IPV4_PEER = re.compile(r"ipv4:([0-9.]+):[0-9]+")
+_IPV6_PEER = re.compile(r"ipv6:\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\]:[0-9]+")
+
+
+def peer_address(peer: str | None) -> str:
+    """The client's IP address in `context.peer()`, without the port; "" when there is none."""
+    if not peer:
+        return ""
+    if match := _IPV4_PEER.fullmatch(peer):
+        return match.group(1)
+    if match := _IPV6_PEER.fullmatch(peer):
+        return match.group(1).split("%", 1)[0]
+    return ""
+
+
+def _peer_of(context: Context) -> str:
+    try:
+        return peer_address(context.peer())
+    except Exception:  # a context without a transport (tests calling the servicer directly)
+        return ""
+
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, auth: AuthService) -> None:
@@ -19,7 +42,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def Register(
         self, request: auth_pb2.RegisterRequest, context: Context
     ) -> auth_pb2.RegisterResponse:
-        profile, pair = await self._auth.register(request.email, request.password, request.name)
+        profile, pair = await self._auth.register(
+            request.email, request.password, request.name, peer=_peer_of(context)
+        )
         return auth_pb2.RegisterResponse(
             user=converters.user(profile), tokens=converters.tokens(pair)
         )
@@ -27,7 +52,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def Login(
         self, request: auth_pb2.LoginRequest, context: Context
     ) -> auth_pb2.LoginResponse:
-        profile, pair = await self._auth.login(request.email, request.password)
+        profile, pair = await self._auth.login(
+            request.email, request.password, peer=_peer_of(context)
+        )
         return auth_pb2.LoginResponse(user=converters.user(profile), tokens=converters.tokens(pair))
 
     async def RefreshToken(
