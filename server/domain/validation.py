@@ -12,8 +12,8 @@ takes it (registration, login, display), after RFC 8265 (PRECIS) and NIST SP
 - **name**: after the Nickname profile. Spaces are mapped and collapsed, the
   result is put in NFKC, and names with control, format (bidi controls, zero-width
   characters), private-use, surrogate or unassigned code points, or with no letter
-  or digit at all, are refused. ZWJ/ZWNJ are allowed between letters/marks, where
-  Indic scripts need them.
+  or digit at all, are refused. ZWJ/ZWNJ are allowed after a virama and ZWNJ
+  between letters, where Indic and Persian scripts need them.
 - **email**: NFKC (so full-width and other compatibility forms are the same
   address as the plain one), then validated and lower-cased as a whole; the same
   invisible characters as in names are refused.
@@ -54,8 +54,13 @@ def _map_spaces(text: str) -> str:
 
 
 def _joiner_allowed(text: str, index: int) -> bool:
-    """ZWJ/ZWNJ only between two letters or marks (RFC 5892 CONTEXTJ, simplified)."""
-    if index == 0 or index == len(text) - 1:
+    """RFC 5892's CONTEXTJ rules, simplified: ZWJ/ZWNJ after a virama (Indic conjuncts
+    and half forms), and ZWNJ between two letters (Persian and other joining scripts)."""
+    if index == 0:
+        return False
+    if unicodedata.combining(text[index - 1]) == 9:  # Virama
+        return True
+    if text[index] != ZWNJ or index == len(text) - 1:
         return False
     before, after = unicodedata.category(text[index - 1]), unicodedata.category(text[index + 1])
     return before[0] in "LM" and after[0] in "LM"
@@ -154,13 +159,14 @@ def normalise_name(raw: str) -> str:
 def clean_display_text(raw: str, *, max_chars: int = 255, fallback: str = "") -> str:
     """`raw` made safe to store and show: for file names and other client-sent labels.
 
-    NFC; control, format (U+202E and the other bidi controls, zero-width
-    characters), private-use, surrogate and unassigned code points removed (ZWJ/ZWNJ
-    kept between letters); whitespace runs collapsed to one space; trimmed; cut to
-    `max_chars`. Never raises: returns `fallback` when nothing visible is left.
+    NFC; whitespace (tabs, newlines) as spaces; control, format (U+202E and the other
+    bidi controls, zero-width characters), private-use, surrogate and unassigned code
+    points removed (ZWJ/ZWNJ kept where `_joiner_allowed`); whitespace runs collapsed to
+    one space; trimmed; cut to `max_chars`. Never raises: returns `fallback` when
+    nothing visible is left.
     """
-    text = "".join(ch for ch in raw if not ("\ud800" <= ch <= "\udfff"))
-    text = unicodedata.normalize("NFC", _map_spaces(text))
+    text = "".join(" " if ch.isspace() else ch for ch in raw if not ("\ud800" <= ch <= "\udfff"))
+    text = unicodedata.normalize("NFC", text)
     kept = [
         ch
         for index, ch in enumerate(text)
@@ -171,6 +177,14 @@ def clean_display_text(raw: str, *, max_chars: int = 255, fallback: str = "") ->
     if not any(unicodedata.category(ch)[0] in "LNPS" for ch in cleaned):
         return fallback
     return cleaned
+
+
+def clean_filename(raw: str, *, max_chars: int = 255, fallback: str = "upload") -> str:
+    """A client-sent file name made safe to store and show: `clean_display_text` of its
+    last path component (either slash), without leading dots, or `fallback`."""
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = clean_display_text(base, max_chars=max_chars).lstrip(". ")
+    return cleaned or fallback
 
 
 def check_registration(email: str, password: str, name: str) -> tuple[str, str, str]:
