@@ -8,8 +8,9 @@ processes sharing one database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import grpc
@@ -73,7 +74,7 @@ async def services(database_url: str) -> AsyncIterator[Factory]:
         await database.dispose()
 
 
-async def released_together(calls: list[Callable[[], Any]]) -> list[Any]:
+async def released_together(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     start = asyncio.Event()
 
     async def run(call: Callable[[], Any]) -> Any:
@@ -133,7 +134,7 @@ async def test_workers_sharing_a_database_share_the_account_budget(services: Fac
     pairs = [services() for _ in range(3)]
     await pairs[0][0].register("shared@example.com", PASSWORD, "Owner", peer="198.51.100.1")
     calls = [
-        lambda worker=worker: worker.login("shared@example.com", "wrong guess", "203.0.113.9")
+        partial(worker.login, "shared@example.com", "wrong guess", "203.0.113.9")
         for worker, _ in pairs
         for _ in range(17)
     ]
@@ -174,7 +175,7 @@ async def test_registrations_from_one_address_are_throttled(running: RunningServ
         for i in range(30)
     ]
     results = await released_together(
-        [lambda request=request: running.stubs.auth.Register(request) for request in requests]
+        [partial(running.stubs.auth.Register, request) for request in requests]
     )
     created = [r for r in results if isinstance(r, auth_pb2.RegisterResponse)]
     refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
@@ -189,7 +190,7 @@ async def test_overall_budgets_hold_across_addresses(services: Factory) -> None:
     service, _ = services(REGISTER_GLOBAL_MAX_PER_MINUTE=8, LOGIN_GLOBAL_MAX_FAILURES_PER_MINUTE=6)
     results = await released_together(
         [
-            lambda i=i: service.register(f"g{i}@example.com", PASSWORD, "G", f"192.0.2.{i}")
+            partial(service.register, f"g{i}@example.com", PASSWORD, "G", f"192.0.2.{i}")
             for i in range(20)
         ]
     )
@@ -197,7 +198,7 @@ async def test_overall_budgets_hold_across_addresses(services: Factory) -> None:
     assert reasons_of(results).count("REGISTRATION_RATE_LIMITED") == 12
     failures = await released_together(
         [
-            lambda i=i: service.login(f"g{i}@example.com", "wrong guess", f"198.51.100.{i}")
+            partial(service.login, f"g{i}@example.com", "wrong guess", f"198.51.100.{i}")
             for i in range(20)
         ]
     )

@@ -66,7 +66,7 @@ async def test_a_signed_token_with_a_hostile_subject_is_unauthenticated(
 @pytest.mark.parametrize("subject", HOSTILE_SUBJECTS)
 def test_the_codec_refuses_hostile_subjects(subject: str) -> None:
     codec = AccessTokenCodec("k" * 32, "HS256", "samvaad", "samvaad-api", timedelta(minutes=5))
-    settings = Settings(_env_file=None, JWT_SECRET_KEY="k" * 32)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, JWT_SECRET_KEY="k" * 32)
     with pytest.raises(Unauthenticated) as caught:
         codec.user_id_of(mint(settings, subject))
     assert caught.value.reason == "TOKEN_INVALID"
