@@ -75,7 +75,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec(
         _full_name(auth_pb2, "AuthService"),
         lambda app, server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(app.auth), server
+            AuthServicer(app.auth, app.settings.trusted_proxy_networks), server
         ),
     ),
     "resume": ServiceSpec(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -147,6 +148,9 @@ class Settings(BaseSettings):
     register_global_max_per_minute: int | None = Field(
         None, ge=0, validation_alias="REGISTER_GLOBAL_MAX_PER_MINUTE"
     )
+    # Comma-separated addresses or CIDRs of proxies (Envoy, an L7 load balancer) whose
+    # x-forwarded-for names the client; from anyone else the TCP peer is the client.
+    trusted_proxies: str = Field("", validation_alias="TRUSTED_PROXIES")
     # How long a rotated refresh token, presented again, returns the same successor
     # (a retry after a lost reply) instead of counting as theft. 0: never.
     refresh_reuse_grace_seconds: float = Field(
@@ -303,6 +307,22 @@ class Settings(BaseSettings):
                 f"{self.postgres_port}/{self.postgres_db}"
             )
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> Settings:
+        _ = self.trusted_proxy_networks
+        return self
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        try:
+            return tuple(
+                ip_network(part.strip(), strict=False)
+                for part in self.trusted_proxies.split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
 
     def _budget(self, value: int | None, production_default: int) -> int:
         if value is not None:

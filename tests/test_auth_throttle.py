@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from ipaddress import ip_network
 from typing import Any
 
 import grpc
@@ -19,7 +20,7 @@ from google.rpc import error_details_pb2
 from sqlalchemy import func, select, update
 
 from generated.samvaad.v1 import auth_pb2
-from server.api.auth_servicer import peer_address
+from server.api.auth_servicer import client_address, peer_address
 from server.db.database import Database
 from server.db.engine import create_engine
 from server.db.models import AuthThrottle
@@ -294,3 +295,52 @@ def test_the_servicer_gives_the_domain_the_ip_without_port(peer: str | None, add
 )
 def test_ipv6_clients_are_budgeted_per_64(address: str, bucket: str) -> None:
     assert address_bucket(address) == bucket
+
+
+PROXIES = (ip_network("10.0.0.0/8"), ip_network("2001:db8:ffff::/48"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "address"),
+    [
+        # A direct client: its own x-forwarded-for is a lie and is ignored.
+        ("ipv4:203.0.113.5:1", "192.0.2.1", "203.0.113.5"),
+        # Through a trusted proxy: the nearest hop the proxies did not add.
+        ("ipv4:10.0.0.2:1", "192.0.2.1", "192.0.2.1"),
+        ("ipv4:10.0.0.2:1", "198.51.100.9, 192.0.2.1, 10.1.1.1", "192.0.2.1"),
+        ("ipv6:[2001:db8:ffff::2]:1", "2001:db8:1::5", "2001:db8:1::5"),
+        # A trusted proxy that forwarded nothing usable.
+        ("ipv4:10.0.0.2:1", "", "10.0.0.2"),
+        ("ipv4:10.0.0.2:1", "garbage", ""),
+    ],
+)
+def test_x_forwarded_for_counts_only_from_trusted_proxies(
+    peer: str, forwarded: str, address: str
+) -> None:
+    metadata = [("x-forwarded-for", forwarded)] if forwarded else []
+    assert client_address(peer, metadata, PROXIES) == address
+
+
+@pytest.mark.parametrize(
+    ("settings_overrides", "separate"),
+    [
+        ({"REGISTER_MAX_PER_ADDRESS": 2, "TRUSTED_PROXIES": "127.0.0.1"}, True),
+        ({"REGISTER_MAX_PER_ADDRESS": 2}, False),
+    ],
+)
+async def test_clients_behind_a_trusted_proxy_get_their_own_budgets(
+    running: RunningServer, separate: bool
+) -> None:
+    async def register_from(client: str, n: int) -> Any:
+        return await running.stubs.auth.Register(
+            auth_pb2.RegisterRequest(email=f"p{n}@example.com", password=PASSWORD, name="P"),
+            metadata=(("x-forwarded-for", client),),
+        )
+
+    await register_from("192.0.2.1", 1)
+    await register_from("192.0.2.1", 2)
+    await expect_status(register_from("192.0.2.1", 3), grpc.StatusCode.RESOURCE_EXHAUSTED)
+    if separate:
+        await register_from("192.0.2.2", 4)
+    else:  # without a trusted proxy the header is the client's word, and ignored
+        await expect_status(register_from("192.0.2.2", 4), grpc.StatusCode.RESOURCE_EXHAUSTED)
