@@ -193,6 +193,7 @@ class AuthService:
         address = address_bucket(peer)
         await self._reserve(self._registration_budgets(address))
         async with self._db.transaction() as uow:
+            await uow.login_throttles.purge_expired(utcnow(), PURGE_BATCH)
             if await uow.users.get_by_email(clean_email) is not None:
                 raise _email_taken()
         # Hash outside any transaction: it takes tens of milliseconds.
@@ -222,7 +223,9 @@ class AuthService:
         address = address_bucket(peer)
         now = utcnow()
         async with self._db.transaction() as uow:
-            trusted = await uow.login_throttles.is_marked(
+            # Bounded, and never waits (SKIP LOCKED): this transaction takes no other lock.
+            await uow.login_throttles.purge_expired(now, PURGE_BATCH)
+            trusted_until = await uow.login_throttles.marked_until(
                 self._key("trusted", clean_email, address), now
             )
             user = await uow.users.get_by_email(clean_email)
@@ -230,7 +233,7 @@ class AuthService:
             if user is None and old_form is not None and old_form != clean_email:
                 user = await uow.users.get_by_email(old_form)
         stored_hash = user.password_hash if user else None
-        budgets = self._login_budgets(clean_email, address, trusted)
+        budgets = self._login_budgets(clean_email, address, trusted_until is not None)
         # Every check is paid for before it runs: the legacy fallback (a hash made
         # before passwords were prepared) costs a second unit, never a free guess.
         candidates = _password_candidates(password)
@@ -253,11 +256,12 @@ class AuthService:
             # In key order, as reservations lock them, so no two calls wait on each other.
             for budget in sorted(budgets, key=lambda b: b.key):
                 if budget.lockout is not None:
-                    await uow.login_throttles.clear(budget.key)
+                    await uow.login_throttles.reset(budget.key, now)
                 else:
                     for _ in range(checks):
                         await uow.login_throttles.release(budget.key)
-            await self._trust(uow, clean_email, address)
+            if trusted_until is None or trusted_until - now < self._refresh_ttl / 2:
+                await self._trust(uow, clean_email, address)
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
             tokens = await self._issue(uow, user.id, family_id=None)
@@ -409,10 +413,6 @@ class AuthService:
     async def _reserve(self, budgets: list[_Budget]) -> None:
         """One unit of every budget, all or none; ResourceExhausted when one is used up."""
         now = utcnow()
-        # Its own short transaction, which never waits (SKIP LOCKED), so it cannot
-        # deadlock with the reservations below.
-        async with self._db.transaction() as uow:
-            await uow.login_throttles.purge_expired(now, PURGE_BATCH)
         async with self._db.transaction() as uow:
             for budget in sorted(budgets, key=lambda b: b.key):
                 reserved = await uow.login_throttles.reserve(

@@ -111,53 +111,63 @@ class LoginThrottleRepository:
     ) -> bool:
         """Take one unit of the budget `key` if any is left; False when it is used up.
 
-        One conditional UPDATE: the database, not this process, decides, so parallel
-        calls in any number of workers cannot overdraw it (PostgreSQL rechecks the
-        WHERE on the row it waited for; SQLite runs one writer at a time). A window
-        that has passed, or a lock that has ended, starts the count again. Reaching
-        the limit locks the key for `lockout` (None: until the window ends).
+        One statement, an upsert whose update is conditional: the database, not this
+        process, decides, so parallel calls in any number of workers cannot overdraw
+        the budget (PostgreSQL locks the conflicting row and evaluates the WHERE on its
+        latest version; SQLite runs one writer at a time). A window that has passed,
+        or a lock that has ended, starts the count again. Reaching the limit locks
+        the key for `lockout` (None: refused until the window ends).
         """
-        for _ in range(3):
-            await self._session.execute(
-                insert_for(self._session)(AuthThrottle)
-                .values(key=key, hits=0, window_started_at=now, locked_until=None, expires_at=now)
-                .on_conflict_do_nothing(index_elements=[AuthThrottle.key])
+        row = AuthThrottle
+        lock_over = and_(row.locked_until.is_not(None), row.locked_until <= now)
+        fresh = or_(row.window_started_at <= now - window, lock_over)
+        new_hits = case((fresh, literal(1)), else_=row.hits + 1)
+        expires_at = now + max(window, lockout or timedelta(0))
+        locks_at_once = lockout is not None and limit <= 1
+        statement = (
+            insert_for(self._session)(AuthThrottle)
+            .values(
+                key=key,
+                hits=1,
+                window_started_at=now,
+                locked_until=now + lockout if locks_at_once and lockout else None,
+                expires_at=expires_at,
             )
-            row = AuthThrottle
-            lock_over = and_(row.locked_until.is_not(None), row.locked_until <= now)
-            fresh = or_(row.window_started_at <= now - window, lock_over)
-            new_hits = case((fresh, literal(1)), else_=row.hits + 1)
-            result = await self._session.execute(
-                update(AuthThrottle)
-                .where(
-                    row.key == key,
-                    or_(row.locked_until.is_(None), row.locked_until <= now),
-                    or_(fresh, row.hits < limit),
-                )
-                .values(
-                    hits=new_hits,
-                    window_started_at=case(
+            .on_conflict_do_update(
+                index_elements=[AuthThrottle.key],
+                set_={
+                    "hits": new_hits,
+                    "window_started_at": case(
                         (fresh, literal(now, UtcDateTime())), else_=row.window_started_at
                     ),
-                    locked_until=(
+                    "locked_until": (
                         case(
                             (new_hits >= limit, literal(now + lockout, UtcDateTime())),
                             else_=literal(None, UtcDateTime()),
                         )
                         if lockout is not None
-                        else None
+                        else literal(None, UtcDateTime())
                     ),
-                    expires_at=now + max(window, lockout or timedelta(0)),
-                )
-                .returning(row.hits)
-                .execution_options(synchronize_session=False)
+                    "expires_at": expires_at,
+                },
+                where=and_(
+                    or_(row.locked_until.is_(None), row.locked_until <= now),
+                    or_(fresh, row.hits < limit),
+                ),
             )
-            if result.first() is not None:
-                return True
-            if await self.get(key) is not None:
-                return False
-            # Deleted as expired by a concurrent purge between the two statements.
-        return False
+            .returning(row.hits)
+        )
+        result = await self._session.execute(statement)
+        return result.first() is not None
+
+    async def reset(self, key: str, now: datetime) -> None:
+        """Forget the units taken from `key` (a successful sign-in); the row stays for reuse."""
+        await self._session.execute(
+            update(AuthThrottle)
+            .where(AuthThrottle.key == key)
+            .values(hits=0, window_started_at=now, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     async def release(self, key: str) -> None:
         """Give back one unit (a reservation that turned out not to count)."""
@@ -183,11 +193,14 @@ class LoginThrottleRepository:
             .on_conflict_do_update(index_elements=[AuthThrottle.key], set_={"expires_at": until})
         )
 
-    async def is_marked(self, key: str, now: datetime) -> bool:
-        found = await self._session.scalar(
-            select(AuthThrottle.key).where(AuthThrottle.key == key, AuthThrottle.expires_at > now)
+    async def marked_until(self, key: str, now: datetime) -> datetime | None:
+        """When the flag row `key` expires; None when there is none (or it has expired)."""
+        found: datetime | None = await self._session.scalar(
+            select(AuthThrottle.expires_at).where(
+                AuthThrottle.key == key, AuthThrottle.expires_at > now
+            )
         )
-        return found is not None
+        return found
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         """Delete at most `limit` rows past their expiry; rows others hold locked are skipped."""
