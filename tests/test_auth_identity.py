@@ -297,3 +297,25 @@ def test_clean_display_text_falls_back_when_nothing_visible_is_left() -> None:
 )
 def test_clean_filename_keeps_only_a_visible_last_component(raw: str, clean: str) -> None:
     assert clean_filename(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        # Mostly whitespace, so a guard that ran after trimming would not refuse it.
+        ("email", " " * 5000 + "big@example.com", "longer than 320"),
+        ("name", "Big" + " " * 5000, "at most 128"),
+        ("password", "\u00e9" * 2_000_000, "at most 1024"),
+    ],
+)
+async def test_huge_fields_are_refused_before_per_character_work(
+    service: AuthService, field: str, value: str, says: str
+) -> None:
+    values = {"email": "big@example.com", "password": "long-enough", "name": "Big"}
+    values[field] = value
+    with pytest.raises(InvalidArgument) as caught:
+        await service.register(values["email"], values["password"], values["name"], "192.0.2.1")
+    assert {v.field for v in caught.value.violations} == {field}
+    assert says in caught.value.message
+    with pytest.raises(Unauthenticated):
+        await service.login(values["email"], values["password"], "192.0.2.1")

@@ -460,6 +460,8 @@ def _password_candidates(password: str) -> list[str]:
     were of the raw password, and are replaced on the next successful sign-in.
     Forms that could never have been hashed (too long, unpaired surrogates) are left out.
     """
+    if len(password) > MAX_PASSWORD_BYTES:  # characters are at least a byte each
+        return []
     forms: list[str] = []
     with contextlib.suppress(ValueError):
         forms.append(prepare_password(password))

@@ -42,6 +42,9 @@ ZWNJ, ZWJ = "\u200c", "\u200d"
 # surrogates (lone ones cannot be encoded) and unassigned code points.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
 _RUNS_OF_SPACE = re.compile(r"\s+")
+# Input longer than this many times a field's limit is refused before any
+# per-character work: a message may carry megabytes, and this runs on the event loop.
+RAW_SLACK = 4
 
 
 def _has_surrogate(text: str) -> bool:
@@ -87,6 +90,8 @@ def invisible_problem(text: str, *, allow_joiners: bool = False) -> str | None:
 
 def canonical_email(raw: str) -> str:
     """The address an email is stored and looked up as; ValueError says what is wrong."""
+    if len(raw) > RAW_SLACK * MAX_EMAIL_CHARS:
+        raise ValueError(f"email is longer than {MAX_EMAIL_CHARS} characters")
     if _has_surrogate(raw):
         raise ValueError("email must not contain unpaired surrogates")
     candidate = unicodedata.normalize("NFKC", raw).strip()
@@ -109,6 +114,8 @@ normalise_email = canonical_email
 
 def legacy_email(raw: str) -> str | None:
     """The form rows written before NFKC folding were stored under, when it differs."""
+    if len(raw) > RAW_SLACK * MAX_EMAIL_CHARS:
+        return None
     if _has_surrogate(raw) or "\x00" in raw:
         return None
     candidate = raw.strip()
@@ -122,6 +129,8 @@ def legacy_email(raw: str) -> str | None:
 
 def prepare_password(raw: str) -> str:
     """RFC 8265 OpaqueString: the form a password is hashed and checked as."""
+    if len(raw) > RAW_SLACK * MAX_PASSWORD_BYTES:
+        raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes long")
     if _has_surrogate(raw):
         raise ValueError("password must not contain unpaired surrogates")
     prepared = unicodedata.normalize("NFC", _map_spaces(raw))
@@ -142,6 +151,8 @@ def password_problem(password: str) -> str | None:
 
 def normalise_name(raw: str) -> str:
     """A display name after the PRECIS Nickname profile; ValueError says what is wrong."""
+    if len(raw) > RAW_SLACK * MAX_NAME_CHARS:
+        raise ValueError(f"name must be at most {MAX_NAME_CHARS} characters")
     if _has_surrogate(raw):
         raise ValueError("name must not contain unpaired surrogates")
     name = _RUNS_OF_SPACE.sub(" ", unicodedata.normalize("NFKC", _map_spaces(raw))).strip()
@@ -165,7 +176,11 @@ def clean_display_text(raw: str, *, max_chars: int = 255, fallback: str = "") ->
     one space; trimmed; cut to `max_chars`. Never raises: returns `fallback` when
     nothing visible is left.
     """
-    text = "".join(" " if ch.isspace() else ch for ch in raw if not ("\ud800" <= ch <= "\udfff"))
+    text = "".join(
+        " " if ch.isspace() else ch
+        for ch in raw[: RAW_SLACK * max_chars]
+        if not ("\ud800" <= ch <= "\udfff")
+    )
     text = unicodedata.normalize("NFC", text)
     kept = [
         ch
