@@ -48,7 +48,7 @@ from server.db.database import Database
 from server.db.engine import create_engine
 from server.domain.analysis.content import create_content_analyser
 from server.domain.analysis.service import AnalysisService
-from server.domain.auth import AuthService, LoginPolicy
+from server.domain.auth import AuthService
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.passwords import PasswordHasher
@@ -83,7 +83,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec(
         _full_name(auth_pb2, "AuthService"),
         lambda app, server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(app.auth), server
+            AuthServicer(app.auth, app.settings.trusted_proxy_networks), server
         ),
     ),
     "resume": ServiceSpec(
@@ -177,17 +177,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         audience=settings.jwt_audience,
         ttl=timedelta(seconds=settings.access_token_ttl_seconds),
     )
-    auth = AuthService(
-        database,
-        hasher,
-        access_tokens,
-        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
-        login_policy=LoginPolicy(
-            max_failures=settings.login_max_failures,
-            window=timedelta(seconds=settings.login_failure_window_seconds),
-            lockout=timedelta(seconds=settings.login_lockout_seconds),
-        ),
-    )
+    auth = AuthService.from_settings(settings, database, hasher, access_tokens)
     llm = OpenAIJsonChat.from_settings(settings)
     resumes = ResumeService.from_settings(settings, database, llm)
     offline_questions = OfflineQuestionGenerator(load_bank())

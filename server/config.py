@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -137,6 +138,36 @@ class Settings(BaseSettings):
         15 * 60, ge=1, validation_alias="LOGIN_FAILURE_WINDOW_SECONDS"
     )
     login_lockout_seconds: int = Field(5 * 60, ge=1, validation_alias="LOGIN_LOCKOUT_SECONDS")
+    # Throttles per client address and overall (docs/api.md, "Throttles"). Unset: the
+    # production default in the comment, or no limit when ENVIRONMENT=test (the test
+    # suite registers many accounts from 127.0.0.1 at once). 0 turns a budget off.
+    # Failed sign-ins per address per LOGIN_FAILURE_WINDOW_SECONDS (default 20).
+    login_address_max_failures: int | None = Field(
+        None, ge=0, validation_alias="LOGIN_ADDRESS_MAX_FAILURES"
+    )
+    # Failed sign-ins across all addresses per minute (default 600).
+    login_global_max_failures_per_minute: int | None = Field(
+        None, ge=0, validation_alias="LOGIN_GLOBAL_MAX_FAILURES_PER_MINUTE"
+    )
+    # Registrations per address per REGISTER_ADDRESS_WINDOW_SECONDS (default 20).
+    register_max_per_address: int | None = Field(
+        None, ge=0, validation_alias="REGISTER_MAX_PER_ADDRESS"
+    )
+    register_address_window_seconds: int = Field(
+        3600, ge=1, validation_alias="REGISTER_ADDRESS_WINDOW_SECONDS"
+    )
+    # Registrations across all addresses per minute (default 120).
+    register_global_max_per_minute: int | None = Field(
+        None, ge=0, validation_alias="REGISTER_GLOBAL_MAX_PER_MINUTE"
+    )
+    # Comma-separated addresses or CIDRs of proxies (Envoy, an L7 load balancer) whose
+    # x-forwarded-for names the client; from anyone else the TCP peer is the client.
+    trusted_proxies: str = Field("", validation_alias="TRUSTED_PROXIES")
+    # How long a rotated refresh token, presented again, returns the same successor
+    # (a retry after a lost reply) instead of counting as theft. 0: never.
+    refresh_reuse_grace_seconds: float = Field(
+        30.0, ge=0, le=300, validation_alias="REFRESH_REUSE_GRACE_SECONDS"
+    )
 
     # --- OpenAI (optional) ---------------------------------------------------
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
@@ -298,6 +329,43 @@ class Settings(BaseSettings):
                 f"{self.postgres_port}/{self.postgres_db}"
             )
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> Settings:
+        _ = self.trusted_proxy_networks
+        return self
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        try:
+            return tuple(
+                ip_network(part.strip(), strict=False)
+                for part in self.trusted_proxies.split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {exc}") from None
+
+    def _budget(self, value: int | None, production_default: int) -> int:
+        if value is not None:
+            return value
+        return 0 if self.environment == "test" else production_default
+
+    @property
+    def login_address_budget(self) -> int:
+        return self._budget(self.login_address_max_failures, 20)
+
+    @property
+    def login_global_budget(self) -> int:
+        return self._budget(self.login_global_max_failures_per_minute, 600)
+
+    @property
+    def register_address_budget(self) -> int:
+        return self._budget(self.register_max_per_address, 20)
+
+    @property
+    def register_global_budget(self) -> int:
+        return self._budget(self.register_global_max_per_minute, 120)
 
     @property
     def password_hash_workers(self) -> int:

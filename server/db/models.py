@@ -71,19 +71,23 @@ class RefreshToken(Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(32))
 
 
-class LoginThrottle(Base):
-    """Failed logins per email, shared by every worker through the database.
+class AuthThrottle(Base):
+    """One budget of the sign-in and registration throttles, shared by every worker.
 
-    Keyed by the normalised email whether or not an account has it, so the
-    throttle itself does not reveal which emails are registered.
+    `key` is an HMAC of the budget's scope and subject (an email, an address, an
+    email and an address, or "everyone"), so rows are fixed-size and reveal no
+    email. A reservation increments `hits` with one conditional UPDATE while it is
+    below the budget (`server.repositories.users.ThrottleRepository.reserve`);
+    rows past `expires_at` mean nothing and are deleted a few at a time on writes.
     """
 
-    __tablename__ = "login_throttles"
+    __tablename__ = "auth_throttles"
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
-    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class Resume(Base):

@@ -1,23 +1,50 @@
-"""Accounts, sign-in and token rotation. Knows nothing of gRPC."""
+"""Accounts, sign-in and token rotation. Knows nothing of gRPC.
+
+Throttles (docs/api.md, "Throttles"): every password check is paid for first with
+a reservation in the database, one conditional UPDATE per budget, so no amount
+of concurrency, in one process or many, gets more checks than the budgets allow:
+
+- per account, `max_failures` checks per window, then a lockout. A stranger's
+  failures lock the account only for addresses that have not signed in to it
+  before; an address the account signed in from (within the refresh-token
+  lifetime) has its own budget of the same size, so the owner is not kept out.
+- per client address and overall, budgets of failed sign-ins and of registrations.
+
+A success gives back its own reservation of the address and overall budgets
+(only failures count there) and clears the account budget it used.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
+import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
 from server.db.database import Database, UnitOfWork
-from server.db.models import User
+from server.db.models import AuthThrottle, User
 from server.db.types import utcnow
 from server.domain.passwords import PasswordHasher
-from server.domain.tokens import AccessTokenCodec, hash_refresh_token, new_refresh_token
+from server.domain.tokens import (
+    AccessTokenCodec,
+    hash_refresh_token,
+    is_well_formed_refresh_token,
+    new_refresh_token,
+    successor_refresh_token,
+)
 from server.domain.validation import (
     MAX_PASSWORD_BYTES,
+    canonical_email,
     check_registration,
-    normalise_email,
+    legacy_email,
+    prepare_password,
 )
 from server.errors import (
     AlreadyExists,
@@ -28,9 +55,15 @@ from server.errors import (
     Unauthenticated,
 )
 
+if TYPE_CHECKING:
+    from server.config import Settings
+
 log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "the email or password is incorrect"
+# Expired throttle rows deleted per write: the table stays bounded by live budgets.
+PURGE_BATCH = 50
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -58,31 +91,117 @@ class LoginPolicy:
     lockout: timedelta
 
 
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Every limit of the auth service; 0 turns an address or overall budget off."""
+
+    login: LoginPolicy
+    refresh_ttl: timedelta
+    refresh_grace: timedelta = timedelta(seconds=30)
+    login_address_max_failures: int = 20
+    login_global_max_failures_per_minute: int = 600
+    register_max_per_address: int = 20
+    register_address_window: timedelta = timedelta(hours=1)
+    register_global_max_per_minute: int = 120
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthPolicy:
+        return cls(
+            login=LoginPolicy(
+                max_failures=settings.login_max_failures,
+                window=timedelta(seconds=settings.login_failure_window_seconds),
+                lockout=timedelta(seconds=settings.login_lockout_seconds),
+            ),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+            refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+            login_address_max_failures=settings.login_address_budget,
+            login_global_max_failures_per_minute=settings.login_global_budget,
+            register_max_per_address=settings.register_address_budget,
+            register_address_window=timedelta(seconds=settings.register_address_window_seconds),
+            register_global_max_per_minute=settings.register_global_budget,
+        )
+
+
+@dataclass(frozen=True)
+class _Budget:
+    key: str
+    limit: int
+    window: timedelta
+    lockout: timedelta | None
+    reason: str
+    message: str
+
+
+def address_bucket(peer: str) -> str:
+    """The throttles' notion of one client: an IPv4 address, or an IPv6 /64.
+
+    An IPv6 user is usually given a whole /64, so single IPv6 addresses are free
+    to an attacker. Anything that is not an IP address shares one bucket.
+    """
+    try:
+        address = ipaddress.ip_address(peer.strip().strip("[]"))
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 class AuthService:
     def __init__(
         self,
         database: Database,
         hasher: PasswordHasher,
         access_tokens: AccessTokenCodec,
-        refresh_ttl: timedelta,
-        login_policy: LoginPolicy,
+        policy: AuthPolicy,
+        secret: bytes,
     ) -> None:
         self._db = database
         self._hasher = hasher
         self._access = access_tokens
-        self._refresh_ttl = refresh_ttl
-        self._policy = login_policy
+        self._policy = policy
+        self._refresh_ttl = policy.refresh_ttl
+        self._throttle_key = hmac.new(secret, b"samvaad auth throttle v1", hashlib.sha256).digest()
+        self._successor_key = hmac.new(
+            secret, b"samvaad refresh successor v1", hashlib.sha256
+        ).digest()
 
-    async def register(self, email: str, password: str, name: str) -> tuple[UserProfile, TokenPair]:
-        clean_email, clean_name = check_registration(email, password, name)
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        database: Database,
+        hasher: PasswordHasher,
+        access_tokens: AccessTokenCodec,
+    ) -> AuthService:
+        return cls(
+            database,
+            hasher,
+            access_tokens,
+            AuthPolicy.from_settings(settings),
+            settings.jwt_secret_key.get_secret_value().encode("utf-8"),
+        )
+
+    # --- registration --------------------------------------------------------
+
+    async def register(
+        self, email: str, password: str, name: str, peer: str = ""
+    ) -> tuple[UserProfile, TokenPair]:
+        clean_email, clean_password, clean_name = check_registration(email, password, name)
+        address = address_bucket(peer)
+        await self._reserve(self._registration_budgets(address))
         async with self._db.transaction() as uow:
+            await uow.login_throttles.purge_expired(utcnow(), PURGE_BATCH)
             if await uow.users.get_by_email(clean_email) is not None:
                 raise _email_taken()
         # Hash outside any transaction: it takes tens of milliseconds.
-        password_hash = await self._hasher.hash(password)
+        password_hash = await self._hasher.hash(clean_password)
         try:
             async with self._db.transaction() as uow:
                 user = await uow.users.add(clean_email, clean_name, password_hash)
+                await self._trust(uow, clean_email, address)
                 tokens = await self._issue(uow, user.id, family_id=None)
                 profile = await _profile(uow, user)
         except IntegrityError:
@@ -91,42 +210,71 @@ class AuthService:
         log.info("user registered", extra={"user_id": profile.id})
         return profile, tokens
 
-    async def login(self, email: str, password: str) -> tuple[UserProfile, TokenPair]:
+    # --- sign-in -------------------------------------------------------------
+
+    async def login(
+        self, email: str, password: str, peer: str = ""
+    ) -> tuple[UserProfile, TokenPair]:
         _require_login_fields(email, password)
         try:
-            clean_email = normalise_email(email)
+            clean_email = canonical_email(email)
         except ValueError:
             raise Unauthenticated(BAD_CREDENTIALS, reason="BAD_CREDENTIALS") from None
+        address = address_bucket(peer)
         now = utcnow()
         async with self._db.transaction() as uow:
-            throttle = await uow.login_throttles.get(clean_email)
-            if throttle is not None and throttle.locked_until and throttle.locked_until > now:
-                raise _locked(throttle.locked_until - now)
+            # Bounded, and never waits (SKIP LOCKED): this transaction takes no other lock.
+            await uow.login_throttles.purge_expired(now, PURGE_BATCH)
+            trusted_until = await uow.login_throttles.marked_until(
+                self._key("trusted", clean_email, address), now
+            )
             user = await uow.users.get_by_email(clean_email)
-            stored_hash = user.password_hash if user else None
-        if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-            matched = False
-        else:
-            matched = await self._hasher.verify(stored_hash, password)
-        if not matched or user is None:
-            await self._record_failure(clean_email)
+            old_form = legacy_email(email)
+            if user is None and old_form is not None and old_form != clean_email:
+                user = await uow.users.get_by_email(old_form)
+        stored_hash = user.password_hash if user else None
+        budgets = self._login_budgets(clean_email, address, trusted_until is not None)
+        # Every check is paid for before it runs: the legacy fallback (a hash made
+        # before passwords were prepared) costs a second unit, never a free guess.
+        candidates = _password_candidates(password)
+        checks = 0
+        matched: str | None = None
+        attempts: list[str | None] = [*candidates] if candidates else [None]
+        for candidate in attempts:
+            await self._reserve(budgets)
+            checks += 1
+            if candidate is not None and await self._hasher.verify(stored_hash, candidate):
+                matched = candidate
+                break
+        if matched is None or user is None:
             raise Unauthenticated(BAD_CREDENTIALS, reason="BAD_CREDENTIALS")
-        new_hash = (
-            await self._hasher.hash(password)
-            if self._hasher.needs_rehash(stored_hash or "")
-            else None
-        )
+        prepared = candidates[0]
+        new_hash = None
+        if prepared != matched or self._hasher.needs_rehash(stored_hash or ""):
+            new_hash = await self._hasher.hash(prepared or matched)
         async with self._db.transaction() as uow:
-            await uow.login_throttles.clear(clean_email)
+            # In key order, as reservations lock them, so no two calls wait on each other.
+            for budget in sorted(budgets, key=lambda b: b.key):
+                if budget.lockout is not None:
+                    await uow.login_throttles.reset(budget.key, now)
+                else:
+                    for _ in range(checks):
+                        await uow.login_throttles.release(budget.key)
+            if trusted_until is None or trusted_until - now < self._refresh_ttl / 2:
+                await self._trust(uow, clean_email, address)
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
             tokens = await self._issue(uow, user.id, family_id=None)
             profile = await _profile(uow, user)
         return profile, tokens
 
+    # --- refresh tokens ------------------------------------------------------
+
     async def refresh(self, refresh_token: str) -> TokenPair:
         if not refresh_token:
             raise InvalidArgument.for_field("refresh_token", "refresh_token is required")
+        if not is_well_formed_refresh_token(refresh_token):
+            raise Unauthenticated("the refresh token is not valid", reason="REFRESH_TOKEN_INVALID")
         now = utcnow()
         reused = False
         async with self._db.transaction() as uow:
@@ -137,6 +285,18 @@ class AuthService:
                 )
             if row.revoked_at is not None:
                 if row.revoke_reason == "rotated":
+                    successor = successor_refresh_token(self._successor_key, refresh_token)
+                    if now - row.revoked_at <= self._policy.refresh_grace:
+                        # A retry of a rotation whose reply was lost: the same successor.
+                        next_row = await uow.refresh_tokens.get_by_hash_for_update(
+                            hash_refresh_token(successor)
+                        )
+                        if (
+                            next_row is not None
+                            and next_row.revoked_at is None
+                            and next_row.expires_at > now
+                        ):
+                            return self._pair(next_row.user_id, successor, next_row.expires_at)
                     # A rotated token came back: someone holds a stolen copy.
                     await uow.refresh_tokens.revoke_family(row.family_id, "reuse_detected", now)
                     reused = True
@@ -145,7 +305,12 @@ class AuthService:
                     "the refresh token has expired; sign in again", reason="REFRESH_TOKEN_EXPIRED"
                 )
             elif await uow.refresh_tokens.revoke(row.id, "rotated", now):
-                return await self._issue(uow, row.user_id, family_id=row.family_id)
+                successor = successor_refresh_token(self._successor_key, refresh_token)
+                expires_at = now + self._refresh_ttl
+                await uow.refresh_tokens.add(
+                    row.user_id, row.family_id, hash_refresh_token(successor), expires_at
+                )
+                return self._pair(row.user_id, successor, expires_at)
         if reused:
             log.warning("refresh token reuse; family revoked", extra={"family_id": row.family_id})
         raise Unauthenticated(
@@ -155,6 +320,10 @@ class AuthService:
     async def logout(self, user_id: int, refresh_token: str) -> None:
         if not refresh_token:
             raise InvalidArgument.for_field("refresh_token", "refresh_token is required")
+        if not is_well_formed_refresh_token(refresh_token):
+            raise NotFound(
+                "no such refresh token for this account", reason="REFRESH_TOKEN_NOT_FOUND"
+            )
         async with self._db.transaction() as uow:
             row = await uow.refresh_tokens.get_by_hash_for_update(hash_refresh_token(refresh_token))
             if row is None or row.user_id != user_id:
@@ -178,28 +347,140 @@ class AuthService:
                 raise Unauthenticated("the account no longer exists", reason="USER_NOT_FOUND")
         return user_id
 
-    async def _record_failure(self, email: str) -> None:
+    # --- throttles -----------------------------------------------------------
+
+    def _key(self, *parts: str) -> str:
+        """A fixed-size key that names no email: HMAC-SHA256 of the scope and subject."""
+        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+        return hmac.new(self._throttle_key, message, hashlib.sha256).hexdigest()
+
+    def _login_budgets(self, email: str, address: str, trusted: bool) -> list[_Budget]:
+        policy = self._policy.login
+        account_key = (
+            self._key("login-account-address", email, address)
+            if trusted
+            else self._key("login-account", email)
+        )
+        budgets = [
+            _Budget(
+                account_key,
+                policy.max_failures,
+                policy.window,
+                policy.lockout,
+                "LOGIN_THROTTLED",
+                "too many failed sign-in attempts for this account",
+            ),
+            _Budget(
+                self._key("login-address", address),
+                self._policy.login_address_max_failures,
+                policy.window,
+                None,
+                "LOGIN_RATE_LIMITED",
+                "too many failed sign-in attempts from this address",
+            ),
+            _Budget(
+                self._key("login-global"),
+                self._policy.login_global_max_failures_per_minute,
+                MINUTE,
+                None,
+                "LOGIN_RATE_LIMITED",
+                "too many failed sign-in attempts on this service right now",
+            ),
+        ]
+        return [budget for budget in budgets if budget.limit > 0]
+
+    def _registration_budgets(self, address: str) -> list[_Budget]:
+        budgets = [
+            _Budget(
+                self._key("register-address", address),
+                self._policy.register_max_per_address,
+                self._policy.register_address_window,
+                None,
+                "REGISTRATION_RATE_LIMITED",
+                "too many registrations from this address",
+            ),
+            _Budget(
+                self._key("register-global"),
+                self._policy.register_global_max_per_minute,
+                MINUTE,
+                None,
+                "REGISTRATION_RATE_LIMITED",
+                "too many registrations on this service right now",
+            ),
+        ]
+        return [budget for budget in budgets if budget.limit > 0]
+
+    async def _reserve(self, budgets: list[_Budget]) -> None:
+        """One unit of every budget, all or none; ResourceExhausted when one is used up."""
         now = utcnow()
         async with self._db.transaction() as uow:
-            row = await uow.login_throttles.lock_row(email, now)
-            if now - row.window_started_at > self._policy.window:
-                row.failure_count, row.window_started_at, row.locked_until = 0, now, None
-            row.failure_count += 1
-            if row.failure_count >= self._policy.max_failures:
-                row.locked_until = now + self._policy.lockout
-                row.failure_count, row.window_started_at = 0, now
-                log.warning("login locked after repeated failures")
+            for budget in sorted(budgets, key=lambda b: b.key):
+                reserved = await uow.login_throttles.reserve(
+                    budget.key,
+                    now,
+                    limit=budget.limit,
+                    window=budget.window,
+                    lockout=budget.lockout,
+                )
+                if not reserved:
+                    row = await uow.login_throttles.get(budget.key)
+                    # Raising rolls back the units already taken in this transaction.
+                    remaining = _retry_after(row, budget.window, now)
+                    raise _throttled(budget, min(remaining, budget.lockout or budget.window))
+
+    async def _trust(self, uow: UnitOfWork, email: str, address: str) -> None:
+        """Remember that `address` signed in to `email`: a stranger's lockout spares it."""
+        now = utcnow()
+        await uow.login_throttles.mark(
+            self._key("trusted", email, address), now, now + self._refresh_ttl
+        )
+
+    # --- tokens --------------------------------------------------------------
+
+    def _pair(self, user_id: int, refresh: str, refresh_expires_at: datetime) -> TokenPair:
+        access = self._access.issue(user_id)
+        return TokenPair(
+            access.token, access.expires_at, refresh, refresh_expires_at.replace(microsecond=0)
+        )
 
     async def _issue(self, uow: UnitOfWork, user_id: int, family_id: str | None) -> TokenPair:
-        access = self._access.issue(user_id)
         refresh = new_refresh_token()
         expires_at = utcnow() + self._refresh_ttl
         await uow.refresh_tokens.add(
             user_id, family_id or str(uuid.uuid4()), hash_refresh_token(refresh), expires_at
         )
-        return TokenPair(
-            access.token, access.expires_at, refresh, expires_at.replace(microsecond=0)
-        )
+        return self._pair(user_id, refresh, expires_at)
+
+
+def _password_candidates(password: str) -> list[str]:
+    """The forms of a sign-in password to check, best first.
+
+    The OpaqueString-prepared form first (every hash made since is of that form),
+    then the password as sent, when it differs: hashes made before preparation
+    were of the raw password, and are replaced on the next successful sign-in.
+    Forms that could never have been hashed (too long, unpaired surrogates) are left out.
+    """
+    if len(password) > MAX_PASSWORD_BYTES:  # characters are at least a byte each
+        return []
+    forms: list[str] = []
+    with contextlib.suppress(ValueError):
+        forms.append(prepare_password(password))
+    if password not in forms:
+        forms.append(password)
+    return [
+        form
+        for form in forms
+        if len(form.encode("utf-8", "surrogatepass")) <= MAX_PASSWORD_BYTES
+        and not any("\ud800" <= ch <= "\udfff" for ch in form)
+    ]
+
+
+def _retry_after(row: AuthThrottle | None, window: timedelta, now: datetime) -> timedelta:
+    if row is None:
+        return timedelta(seconds=1)
+    if row.locked_until is not None and row.locked_until > now:
+        return row.locked_until - now
+    return row.window_started_at + window - now
 
 
 async def _profile(uow: UnitOfWork, user: User) -> UserProfile:
@@ -226,10 +507,10 @@ def _email_taken() -> AlreadyExists:
     return AlreadyExists("an account with this email already exists", reason="EMAIL_TAKEN")
 
 
-def _locked(remaining: timedelta) -> ResourceExhausted:
+def _throttled(budget: _Budget, remaining: timedelta) -> ResourceExhausted:
     seconds = max(1, int(remaining.total_seconds() + 0.999))
     return ResourceExhausted(
-        f"too many failed sign-in attempts; try again in {seconds} s",
-        reason="LOGIN_THROTTLED",
+        f"{budget.message}; try again in {seconds} s",
+        reason=budget.reason,
         retry_after_seconds=seconds,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -14,6 +17,12 @@ from server.db.types import utcnow
 from server.errors import Unauthenticated
 
 ACCESS_TOKEN_TYPE = "access"
+REFRESH_TOKEN_PREFIX = "smv_rt_"
+# A user id in `sub`: ASCII digits, no sign or leading zero, within int64's positive range.
+_SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
+MAX_USER_ID = 2**63 - 1
+# The prefix and 43 base64url characters (32 bytes, unpadded), as issued.
+_REFRESH_TOKEN = re.compile(r"smv_rt_[A-Za-z0-9_-]{43}")
 _REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "typ", "iss", "aud"]
 
 
@@ -75,15 +84,50 @@ class AccessTokenCodec:
             raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("this is not an access token", reason="TOKEN_INVALID")
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject.isdigit():
-            raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID")
-        return int(subject)
+        return _user_id_in(claims["sub"])
+
+
+def _user_id_in(subject: object) -> int:
+    """`sub` as a user id; anything but a canonical ASCII int64 above 0 is refused.
+
+    `str.isdigit` and `int` accept other scripts' digits ("\u0663") and superscripts,
+    and a value past int64 would overflow the database's id column.
+    """
+    if (
+        not isinstance(subject, str)
+        or not subject.isascii()
+        or not _SUBJECT.fullmatch(subject)
+        or int(subject) > MAX_USER_ID
+    ):
+        raise Unauthenticated(
+            "the access token's subject is not a valid user id", reason="TOKEN_INVALID"
+        )
+    return int(subject)
 
 
 def new_refresh_token() -> str:
     # 256 bits of randomness; the prefix makes leaked tokens easy to grep for.
-    return "smv_rt_" + secrets.token_urlsafe(32)
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_well_formed_refresh_token(token: str) -> bool:
+    """True for a string shaped like an issued token: ASCII, prefix, 43 base64url characters.
+
+    Checked before any hashing or SQL, so a lone surrogate, a NUL or a megabyte of
+    text is refused without touching the database.
+    """
+    return len(token) == len(REFRESH_TOKEN_PREFIX) + 43 and bool(_REFRESH_TOKEN.fullmatch(token))
+
+
+def successor_refresh_token(key: bytes, token: str) -> str:
+    """The token that rotating `token` issues: HMAC-SHA256(key, token), recomputable.
+
+    Deterministic, so a client that retries a rotation (its reply was lost) can be
+    handed the same successor again, although only hashes of tokens are stored.
+    Without `key`, a successor cannot be derived from the token it replaces.
+    """
+    digest = hmac.new(key, token.encode("ascii"), hashlib.sha256).digest()
+    return REFRESH_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def hash_refresh_token(token: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import LoginThrottle, RefreshToken, Resume, User
+from server.db.models import AuthThrottle, RefreshToken, Resume, User
+from server.db.types import UtcDateTime
 from server.db.upsert import insert_for
 
 
@@ -87,29 +88,133 @@ class RefreshTokenRepository:
 
 
 class LoginThrottleRepository:
+    """The throttles' budgets (`AuthThrottle` rows), each updated atomically in SQL."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, email: str) -> LoginThrottle | None:
-        return await self._session.get(LoginThrottle, email)
-
-    async def lock_row(self, email: str, now: datetime) -> LoginThrottle:
-        """The throttle row of `email`, created if missing, locked for this transaction."""
-        await self._session.execute(
-            insert_for(self._session)(LoginThrottle)
-            .values(email=email, failure_count=0, window_started_at=now)
-            .on_conflict_do_nothing(index_elements=[LoginThrottle.email])
-        )
-        row = await self._session.scalar(
-            select(LoginThrottle)
-            .where(LoginThrottle.email == email)
-            .with_for_update()
+    async def get(self, key: str) -> AuthThrottle | None:
+        return await self._session.scalar(
+            select(AuthThrottle)
+            .where(AuthThrottle.key == key)
             .execution_options(populate_existing=True)
         )
-        assert row is not None
-        return row
 
-    async def clear(self, email: str) -> None:
-        row = await self.get(email)
-        if row is not None:
-            await self._session.delete(row)
+    async def reserve(
+        self,
+        key: str,
+        now: datetime,
+        *,
+        limit: int,
+        window: timedelta,
+        lockout: timedelta | None,
+    ) -> bool:
+        """Take one unit of the budget `key` if any is left; False when it is used up.
+
+        One statement, an upsert whose update is conditional: the database, not this
+        process, decides, so parallel calls in any number of workers cannot overdraw
+        the budget (PostgreSQL locks the conflicting row and evaluates the WHERE on its
+        latest version; SQLite runs one writer at a time). A window that has passed,
+        or a lock that has ended, starts the count again. Reaching the limit locks
+        the key for `lockout` (None: refused until the window ends).
+        """
+        row = AuthThrottle
+        lock_over = and_(row.locked_until.is_not(None), row.locked_until <= now)
+        fresh = or_(row.window_started_at <= now - window, lock_over)
+        new_hits = case((fresh, literal(1)), else_=row.hits + 1)
+        expires_at = now + max(window, lockout or timedelta(0))
+        locks_at_once = lockout is not None and limit <= 1
+        statement = (
+            insert_for(self._session)(AuthThrottle)
+            .values(
+                key=key,
+                hits=1,
+                window_started_at=now,
+                locked_until=now + lockout if locks_at_once and lockout else None,
+                expires_at=expires_at,
+            )
+            .on_conflict_do_update(
+                index_elements=[AuthThrottle.key],
+                set_={
+                    "hits": new_hits,
+                    "window_started_at": case(
+                        (fresh, literal(now, UtcDateTime())), else_=row.window_started_at
+                    ),
+                    "locked_until": (
+                        case(
+                            (new_hits >= limit, literal(now + lockout, UtcDateTime())),
+                            else_=literal(None, UtcDateTime()),
+                        )
+                        if lockout is not None
+                        else literal(None, UtcDateTime())
+                    ),
+                    "expires_at": expires_at,
+                },
+                where=and_(
+                    or_(row.locked_until.is_(None), row.locked_until <= now),
+                    or_(fresh, row.hits < limit),
+                ),
+            )
+            .returning(row.hits)
+        )
+        result = await self._session.execute(statement)
+        return result.first() is not None
+
+    async def reset(self, key: str, now: datetime) -> None:
+        """Forget the units taken from `key` (a successful sign-in); the row stays for reuse."""
+        await self._session.execute(
+            update(AuthThrottle)
+            .where(AuthThrottle.key == key)
+            .values(hits=0, window_started_at=now, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, key: str) -> None:
+        """Give back one unit (a reservation that turned out not to count)."""
+        await self._session.execute(
+            update(AuthThrottle)
+            .where(AuthThrottle.key == key, AuthThrottle.hits > 0)
+            .values(hits=AuthThrottle.hits - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def clear(self, key: str) -> None:
+        await self._session.execute(
+            delete(AuthThrottle)
+            .where(AuthThrottle.key == key)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def mark(self, key: str, now: datetime, until: datetime) -> None:
+        """A flag row (no budget) that lasts until `until`."""
+        await self._session.execute(
+            insert_for(self._session)(AuthThrottle)
+            .values(key=key, hits=0, window_started_at=now, locked_until=None, expires_at=until)
+            .on_conflict_do_update(index_elements=[AuthThrottle.key], set_={"expires_at": until})
+        )
+
+    async def marked_until(self, key: str, now: datetime) -> datetime | None:
+        """When the flag row `key` expires; None when there is none (or it has expired)."""
+        found: datetime | None = await self._session.scalar(
+            select(AuthThrottle.expires_at).where(
+                AuthThrottle.key == key, AuthThrottle.expires_at > now
+            )
+        )
+        return found
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        """Delete at most `limit` rows past their expiry; rows others hold locked are skipped."""
+        expired = (
+            select(AuthThrottle.key)
+            .where(AuthThrottle.expires_at < now)
+            .order_by(AuthThrottle.expires_at)
+            .limit(limit)
+        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            expired = expired.with_for_update(skip_locked=True)
+        result = await self._session.execute(
+            delete(AuthThrottle)
+            .where(AuthThrottle.key.in_(expired.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
