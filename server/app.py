@@ -46,7 +46,7 @@ from server.audio import AudioIntake
 from server.config import Settings
 from server.db.database import Database
 from server.db.engine import create_engine
-from server.domain.analysis.content import create_content_analyser
+from server.domain.analysis.content.openai_analyser import create_content_analyser
 from server.domain.analysis.service import AnalysisService
 from server.domain.auth import AuthService, LoginPolicy
 from server.domain.interviews import InterviewService
