@@ -152,9 +152,22 @@ async def test_openai_questions_are_used_when_valid(
         (Reply(body=chat_completion(_openai_questions(3, text="Same question?"))), "bad_answer"),
         (Reply(body=chat_completion(_openai_questions(3, text="  "))), "bad_answer"),
         (Reply(body=chat_completion(_openai_questions(3, text="x" * 301))), "bad_answer"),
+        (Reply(body=chat_completion({"questions": [{"text": "Why?"}] * 3})), "bad_answer"),
+        (Reply(body=chat_completion({"questions": "three questions"})), "bad_answer"),
         (Reply(delay=3, body=chat_completion(_openai_questions(3))), "timeout"),
     ],
-    ids=["500", "429", "not-json", "too-few", "duplicates", "empty", "too-long", "timeout"],
+    ids=[
+        "500",
+        "429",
+        "not-json",
+        "too-few",
+        "duplicates",
+        "empty",
+        "too-long",
+        "no-category",
+        "not-a-list",
+        "timeout",
+    ],
 )
 async def test_any_openai_failure_falls_back_to_the_bank(
     fake_openai: FakeOpenAI, database_url: str, reply: Reply, kind: str
