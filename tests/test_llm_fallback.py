@@ -12,7 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from server.domain.llm_fallback import openai_else_offline
-from server.engines.llm import LlmError, complete_validated
+from server.engines.llm import complete_validated
+from server.engines.llm_types import LlmError
 
 
 class ScriptedChat:

@@ -6,7 +6,7 @@ answered in a label (`generator`, `analyzer`, `extractor` in the API):
 
 - "openai:<model>": the model answered;
 - "offline (openai failed: <kind>)": it failed and the offline rules answered;
-  kind is one of `server.engines.llm.LlmErrorKind` ("timeout", "bad_answer" ...).
+  kind is one of `server.engines.llm_types.LlmErrorKind` ("timeout", "bad_answer" ...).
 
 Features without a model configured label their answers plain "offline".
 """
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from server.engines.llm import JsonChat, LlmError
+from server.engines.llm_types import JsonChat, LlmError
 
 log = logging.getLogger(__name__)
 

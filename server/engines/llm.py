@@ -18,58 +18,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import openai
 from pydantic import BaseModel, ValidationError
 
 from server.config import Settings
+from server.engines.llm_types import JsonChat, LlmError, LlmErrorKind
 
 log = logging.getLogger(__name__)
-
-LlmErrorKind = Literal[
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "client_error",
-    "connection",
-    "refused",
-    "truncated",
-    "bad_json",
-    "bad_answer",
-]
 
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 # Beyond the client's own per-request timeout and retries: a hard ceiling, so a
 # server that trickles bytes cannot hold a call for ever.
 _DEADLINE_SLACK_SECONDS = 5.0
-
-
-class LlmError(Exception):
-    """A chat completion did not produce a usable answer."""
-
-    def __init__(self, kind: LlmErrorKind, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind: LlmErrorKind = kind
-        self.message = message
-
-
-class JsonChat(Protocol):
-    """What features need from a language model: one JSON object per question."""
-
-    @property
-    def model(self) -> str: ...
-
-    async def complete_json(
-        self,
-        system: str,
-        user: str,
-        schema_name: str,
-        schema: dict[str, Any],
-        *,
-        max_output_tokens: int | None = None,
-    ) -> dict[str, Any]: ...
 
 
 async def complete_validated(

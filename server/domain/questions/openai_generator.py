@@ -22,7 +22,8 @@ from server.domain.questions.types import (
     GeneratedQuestion,
     GenerationRequest,
 )
-from server.engines.llm import JsonChat, LlmError, complete_validated
+from server.engines.llm import complete_validated
+from server.engines.llm_types import JsonChat, LlmError
 
 _SYSTEM_PROMPT = (
     "You are a senior interviewer at a strong technology company. Write interview questions "

@@ -6,7 +6,7 @@ first. `ExtractedSkills.extractor` says who answered:
 - "offline": the taxonomy matcher;
 - "openai:<model>": the model, its answer normalised through the taxonomy;
 - "offline (openai failed: <kind>)": the model failed and the matcher answered
-  instead; kind is one of `server.engines.llm.LlmErrorKind` ("timeout",
+  instead; kind is one of `server.engines.llm_types.LlmErrorKind` ("timeout",
   "rate_limited", "server_error", "bad_json", "bad_answer" ...), where
   "bad_answer" also covers an answer none of whose skills is in the taxonomy.
 
@@ -23,7 +23,8 @@ from pydantic import BaseModel
 
 from server.domain.llm_fallback import OFFLINE, openai_else_offline
 from server.domain.resume.taxonomy import Taxonomy
-from server.engines.llm import JsonChat, LlmError, complete_validated
+from server.engines.llm import complete_validated
+from server.engines.llm_types import JsonChat, LlmError
 
 # A resume's skills are near its top; the rest would only cost tokens.
 MAX_MODEL_INPUT_CHARS = 24_000

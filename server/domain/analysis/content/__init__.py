@@ -4,7 +4,7 @@
     feedback = await analyser.analyse(question, transcript)
 
 `ContentFeedback.analyzer` says who judged: "offline", "openai:<model>", or
-"offline (openai failed: <kind>)" with kind one of `server.engines.llm.LlmErrorKind`
+"offline (openai failed: <kind>)" with kind one of `server.engines.llm_types.LlmErrorKind`
 ("timeout", "rate_limited", "server_error", "bad_json", "bad_answer" ...).
 
 - `cues.py`: the phrases the offline rules look for;

@@ -39,7 +39,8 @@ from server.domain.analysis.types import (
     QuestionContext,
 )
 from server.domain.llm_fallback import OFFLINE, model_label, openai_else_offline
-from server.engines.llm import JsonChat, complete_validated
+from server.engines.llm import complete_validated
+from server.engines.llm_types import JsonChat
 
 CONTENT_ASPECTS = ("coverage", "relevance", "depth", "skills", "structure")
 MAX_TRANSCRIPT_CHARS = 12_000
