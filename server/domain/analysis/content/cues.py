@@ -150,13 +150,17 @@ ACTION_VERBS = word_set("""
     drafted escalated apologized apologised shared suggested sat went gave told dug traced
     replaced simplified volunteered stepped
     """)
+# Past tenses that say what happened to the speaker, or what they felt, not what they did.
 NOT_ACTIONS = word_set(
     "needed wanted used liked loved hated felt thought was had learned realized realised noticed "
     "guess hoped tried"
 )
+# "I" and the verb after it, past one adverb: "i then rolled" -> "rolled".
 ACTION = re.compile(
     r"\bi (?:then |also |first |quickly |immediately |eventually |finally |personally |"
     r"actually |just |basically )?([a-z]+)\b"
 )
+# A number as Whisper writes it, with an ordinal or unit glued on: "3rd", "200ms", "10x".
 NUMBER = re.compile(r"^\d+(?:[.,]\d+)?(?:st|nd|rd|th|s|k|m|x|ms|gb|mb|tb)?$")
+# Read in the raw transcript: normalising drops the "%".
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent\b|per cent\b)", re.IGNORECASE)
