@@ -24,12 +24,12 @@ from grpc_health.v1 import health_pb2
 from rich.console import Console
 from rich.rule import Rule
 
-from clients.samvaad_cli import commands
+from clients.samvaad_cli import api, views
 from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.credentials import CredentialStore
 from clients.samvaad_cli.errors import describe
 from clients.samvaad_cli.session import ServerOptions, Session, default_server
-from generated.samvaad.v1 import analysis_pb2, interview_pb2, resume_pb2
+from generated.samvaad.v1 import analysis_pb2, interview_pb2
 
 ASSETS = Path(__file__).parent / "assets"
 RESUME = ASSETS / "resume.pdf"
@@ -95,38 +95,28 @@ def _sign_up(session: Session, console: Console) -> DemoResult:
     email = f"demo-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(12)
     reply = session.register(email, password, "Demo Candidate")
-    console.print(fmt.fields_table("", commands.user_rows(reply.user)))
+    console.print(fmt.fields_table("", views.user_rows(reply.user)))
     return DemoResult(email, password, skills=[], years_experience=None, interview_id=0)
 
 
 def _upload_resume(session: Session, console: Console, result: DemoResult) -> None:
     _step(console, f"2. Upload the resume {RESUME.name}")
-    request = resume_pb2.UploadResumeRequest(
-        filename=RESUME.name, content_type="application/pdf", content=RESUME.read_bytes()
-    )
-    reply: resume_pb2.UploadResumeResponse = session.call_authorized(
-        lambda md: session.resume.UploadResume(request, metadata=md, timeout=session.timeout)
-    )
+    reply = api.upload_resume(session, RESUME.name, "application/pdf", RESUME.read_bytes())
     resume = reply.resume
     result.skills = list(resume.skills)
     result.years_experience = (
         resume.years_experience if resume.HasField("years_experience") else None
     )
-    console.print(fmt.fields_table("What the server read", commands.resume_rows(resume)))
+    console.print(fmt.fields_table("What the server read", views.resume_rows(resume)))
 
 
 def _start_interview(
     session: Session, console: Console, result: DemoResult
 ) -> list[interview_pb2.Question]:
     _step(console, f"3. Start a {TRACK} interview with questions from the resume")
-    request = interview_pb2.CreateInterviewRequest(
-        track=TRACK, difficulty=interview_pb2.DIFFICULTY_MEDIUM
-    )
-    reply: interview_pb2.CreateInterviewResponse = session.call_authorized(
-        lambda md: session.interview.CreateInterview(request, metadata=md, timeout=session.timeout)
-    )
+    reply = api.create_interview(session, TRACK, interview_pb2.DIFFICULTY_MEDIUM)
     result.interview_id = reply.interview.id
-    generated = commands.generate_questions(
+    generated = api.generate_questions(
         session, result.interview_id, count=QUESTION_COUNT, use_resume=True
     )
     console.print(
@@ -145,18 +135,14 @@ def _answer(
     questions: list[interview_pb2.Question],
 ) -> None:
     _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
-    latest_attempt = {
-        a.question_id: a.id for a in commands.list_attempts(session, result.interview_id)
-    }
+    latest_attempt = {a.question_id: a.id for a in api.list_attempts(session, result.interview_id)}
     for question, recording in zip(questions, RECORDINGS, strict=False):
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
         console.print(f"   streaming {recording.name} …")
-        reply = commands.transcribe(
-            session,
-            attempt_id=latest_attempt[question.id],
-            path=recording,
-            show_progress=console.is_terminal,
-        )
+        with views.upload_progress(recording.name, show=console.is_terminal) as progress:
+            reply = api.transcribe(
+                session, attempt_id=latest_attempt[question.id], path=recording, progress=progress
+            )
         transcript = reply.transcription.text
         console.print(
             f"   [green]transcript[/] ({fmt.seconds(reply.audio.duration)} of audio, "
@@ -169,12 +155,7 @@ def _answer(
 
 def _complete(session: Session, console: Console, result: DemoResult) -> None:
     _step(console, "5. Complete the interview")
-    request = interview_pb2.CompleteInterviewRequest(interview_id=result.interview_id)
-    reply: interview_pb2.CompleteInterviewResponse = session.call_authorized(
-        lambda md: session.interview.CompleteInterview(
-            request, metadata=md, timeout=session.timeout
-        )
-    )
+    reply = api.complete_interview(session, result.interview_id)
     console.print(fmt.interviews_table("", [reply.interview]))
 
 
@@ -192,14 +173,14 @@ def _show_candidate_view(console: Console, result: DemoResult) -> None:
 def _show_report(session: Session, console: Console, result: DemoResult) -> None:
     _step(console, "6. The feedback report")
     try:
-        reply = commands.interview_report(session, result.interview_id)
+        reply = api.interview_report(session, result.interview_id)
     except grpc.RpcError as error:
         if error.code() != grpc.StatusCode.UNIMPLEMENTED:
             raise
         console.print("This server does not offer feedback reports (AnalysisService) yet.")
         return
     result.report = reply.report
-    for renderable in commands.report_renderables(reply.report):
+    for renderable in views.report_renderables(reply.report):
         console.print(renderable)
 
 

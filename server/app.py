@@ -46,18 +46,16 @@ from server.audio import AudioIntake
 from server.config import Settings
 from server.db.database import Database
 from server.db.engine import create_engine
-from server.domain.analysis.content import create_content_analyser
+from server.domain.analysis.content.openai_analyser import create_content_analyser
 from server.domain.analysis.service import AnalysisService
 from server.domain.auth import AuthService
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.passwords import PasswordHasher
-from server.domain.questions import (
-    OfflineQuestionGenerator,
-    OpenAIQuestionGenerator,
-    QuestionGenerator,
-    load_bank,
-)
+from server.domain.questions.bank import load_bank
+from server.domain.questions.offline import OfflineQuestionGenerator
+from server.domain.questions.openai_generator import OpenAIQuestionGenerator
+from server.domain.questions.types import QuestionGenerator
 from server.domain.resume.service import ResumeService
 from server.domain.tokens import AccessTokenCodec
 from server.domain.transcriptions import TranscriptionService

@@ -9,18 +9,15 @@ from typing import Any
 
 import pytest
 
-from server.domain.analysis.content import (
-    BEHAVIORAL_WEIGHTS,
+from server.domain.analysis.content.measures import concept_covered
+from server.domain.analysis.content.offline import OfflineContentAnalyser
+from server.domain.analysis.content.openai_analyser import (
     CONTENT_SCHEMA,
-    WEIGHTS,
-    OfflineContentAnalyser,
     OpenAIContentAnalyser,
-    concept_covered,
-    content_score,
     create_content_analyser,
 )
 from server.domain.analysis.delivery import analyse_delivery
-from server.domain.analysis.scoring import combine
+from server.domain.analysis.scoring import BEHAVIORAL_WEIGHTS, WEIGHTS, combine, content_score
 from server.domain.analysis.text import stem, stemmed, words
 from server.domain.analysis.types import (
     ContentFeedback,

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.domain.analysis.delivery import analyse_delivery, band, clock
+from server.domain.analysis.delivery import analyse_delivery, clock
+from server.domain.analysis.delivery_timing import band
 from server.domain.analysis.fillers import find_fillers, sound_name
 from server.domain.analysis.types import Pace, Word
 from tests.analysis_answers import (

@@ -9,7 +9,7 @@ from server.api.converters import delivery, named_value
 from server.audio.formats import AudioFormat
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import Word
-from server.domain.questions import Category
+from server.domain.questions.types import Category
 
 # Every aspect a finding can have (docs/analysis.md).
 ASPECTS = [

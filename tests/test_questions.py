@@ -9,13 +9,10 @@ import pytest
 
 from generated.samvaad.v1 import interview_pb2 as pb
 from server.domain.candidate import CandidateProfile
-from server.domain.questions import (
-    Category,
-    Difficulty,
-    GenerationRequest,
-    OfflineQuestionGenerator,
-    category_mix,
-)
+from server.domain.questions.mix import category_mix
+from server.domain.questions.offline import OfflineQuestionGenerator
+from server.domain.questions.openai_generator import ModelAnswer, questions_from_answer
+from server.domain.questions.types import Category, Difficulty, GenerationRequest
 from tests.conftest import (
     RunningServer,
     make_settings,
@@ -155,9 +152,22 @@ async def test_openai_questions_are_used_when_valid(
         (Reply(body=chat_completion(_openai_questions(3, text="Same question?"))), "bad_answer"),
         (Reply(body=chat_completion(_openai_questions(3, text="  "))), "bad_answer"),
         (Reply(body=chat_completion(_openai_questions(3, text="x" * 301))), "bad_answer"),
+        (Reply(body=chat_completion({"questions": [{"text": "Why?"}] * 3})), "bad_answer"),
+        (Reply(body=chat_completion({"questions": "three questions"})), "bad_answer"),
         (Reply(delay=3, body=chat_completion(_openai_questions(3))), "timeout"),
     ],
-    ids=["500", "429", "not-json", "too-few", "duplicates", "empty", "too-long", "timeout"],
+    ids=[
+        "500",
+        "429",
+        "not-json",
+        "too-few",
+        "duplicates",
+        "empty",
+        "too-long",
+        "no-category",
+        "not-a-list",
+        "timeout",
+    ],
 )
 async def test_any_openai_failure_falls_back_to_the_bank(
     fake_openai: FakeOpenAI, database_url: str, reply: Reply, kind: str
@@ -181,7 +191,6 @@ async def test_a_transient_openai_error_is_retried(
 
 def test_openai_concepts_are_normalised() -> None:
     # Checked through the same parsing the server uses, on a recorded answer.
-    from server.domain.questions import _parse_questions
-
-    parsed = _parse_questions(json.loads(json.dumps(_openai_questions(1))), _request(count=1))
+    answer = ModelAnswer.model_validate(json.loads(json.dumps(_openai_questions(1))))
+    parsed = questions_from_answer(answer, _request(count=1))
     assert parsed[0].concepts == ["shard key", "rebalancing"]

@@ -24,7 +24,8 @@ from server.domain.resume.documents import (
     clean_text,
     normalise,
 )
-from server.domain.resume.taxonomy import CONTEXT_WINDOW, Taxonomy, WorkCounter, default_taxonomy
+from server.domain.resume.guarded import CONTEXT_WINDOW
+from server.domain.resume.taxonomy import Taxonomy, WorkCounter, default_taxonomy
 from server.errors import InvalidArgument
 from tests.conftest import Account, RunningServer, Stubs, register
 from tests.helpers import detail, expect_status, reason

@@ -10,7 +10,8 @@ import grpc
 import pytest
 
 from generated.samvaad.v1 import resume_pb2
-from server.engines.llm import LlmError, OpenAIJsonChat
+from server.engines.llm import OpenAIJsonChat
+from server.engines.llm_types import LlmError
 from tests.conftest import (
     Account,
     Stubs,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from clients.samvaad_cli import commands
+from clients.samvaad_cli import api, commands
 from clients.samvaad_cli.errors import CliError, describe
 from clients.samvaad_cli.output import Output
 from clients.samvaad_cli.session import SERVER_ENV, ServerOptions, Session, default_server
@@ -56,7 +56,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         default=default(None),
         metavar="SECONDS",
         help=f"deadline of each call (default {DEFAULT_TIMEOUT_SECONDS:g}; "
-        f"{commands.ANSWER_TIMEOUT_SECONDS:g} for answer)",
+        f"{api.ANSWER_TIMEOUT_SECONDS:g} for answer)",
     )
     return parser
 

@@ -12,7 +12,7 @@ from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
 from server.domain.interviews import AttemptView, InterviewView, QuestionView
-from server.domain.questions import Difficulty
+from server.domain.questions.types import Difficulty
 from server.domain.transcriptions import AnswerConfig, StoredTranscription
 from server.errors import InvalidArgument
 

@@ -15,7 +15,7 @@ from server.db.models import Interview, Question, QuestionAttempt
 from server.db.types import utcnow
 from server.domain.candidate import CandidateProfile
 from server.domain.paging import PageScope, PageTokenCodec, page_size
-from server.domain.questions import (
+from server.domain.questions.types import (
     Difficulty,
     GenerationRequest,
     QuestionGenerator,

@@ -2,10 +2,13 @@
 
     chat = OpenAIJsonChat.from_settings(settings)   # None without OPENAI_API_KEY
     answer = await chat.complete_json(system, user, "resume_skills", schema)
+    skills = await complete_validated(chat, system, user, "resume_skills", schema, Skills)
 
 Every failure, whatever its cause, is an `LlmError` whose `kind` names it in a
 word or two, short enough to show to people ("timeout", "rate_limited",
-"server_error", "bad_json" ...). Callers decide what to fall back on.
+"server_error", "bad_json" ...). `complete_validated` adds "bad_answer": JSON that
+does not fit the feature's pydantic model. Callers decide what to fall back on
+(`server.domain.llm_fallback` is the domain's one way of doing it).
 Retries of 429, 5xx and dropped connections are the `openai` client's, with
 OPENAI_MAX_RETRIES attempts and its backoff (which honours Retry-After).
 """
@@ -15,55 +18,48 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Literal, Protocol
+from typing import Any, TypeVar
 
 import openai
+from pydantic import BaseModel, ValidationError
 
 from server.config import Settings
+from server.engines.llm_types import JsonChat, LlmError, LlmErrorKind
 
 log = logging.getLogger(__name__)
 
-LlmErrorKind = Literal[
-    "timeout",
-    "rate_limited",
-    "server_error",
-    "client_error",
-    "connection",
-    "refused",
-    "truncated",
-    "bad_json",
-    "bad_answer",
-]
+AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 # Beyond the client's own per-request timeout and retries: a hard ceiling, so a
 # server that trickles bytes cannot hold a call for ever.
 _DEADLINE_SLACK_SECONDS = 5.0
 
 
-class LlmError(Exception):
-    """A chat completion did not produce a usable answer."""
+async def complete_validated(
+    chat: JsonChat,
+    system: str,
+    user: str,
+    schema_name: str,
+    schema: dict[str, Any],
+    answer_type: type[AnswerT],
+    *,
+    max_output_tokens: int | None = None,
+) -> AnswerT:
+    """The model's answer validated against `answer_type`; LlmError on any failure.
 
-    def __init__(self, kind: LlmErrorKind, message: str) -> None:
-        super().__init__(f"{kind}: {message}")
-        self.kind: LlmErrorKind = kind
-        self.message = message
-
-
-class JsonChat(Protocol):
-    """What features need from a language model: one JSON object per question."""
-
-    @property
-    def model(self) -> str: ...
-
-    async def complete_json(
-        self,
-        system: str,
-        user: str,
-        schema_name: str,
-        schema: dict[str, Any],
-        *,
-        max_output_tokens: int | None = None,
-    ) -> dict[str, Any]: ...
+    The JSON schema makes the model answer in shape, but a model (or a compatible
+    server) can still break it, so the answer is checked again on our side: an
+    answer that does not fit is a "bad_answer" naming the first field that broke it.
+    """
+    answer = await chat.complete_json(
+        system, user, schema_name, schema, max_output_tokens=max_output_tokens
+    )
+    try:
+        return answer_type.model_validate(answer)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise LlmError("bad_answer", f"{where}: {first['msg']}") from None
 
 
 class OpenAIJsonChat:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.db.models import Interview, Question, QuestionAttempt
-from server.domain.questions import GeneratedQuestion
+from server.domain.questions.types import GeneratedQuestion
 
 
 class InterviewRepository:

@@ -1,6 +1,7 @@
 """Delivery of a spoken answer, measured from Whisper's word timestamps.
 
-Deterministic, pure Python, no I/O: `analyse_delivery(words, duration)`.
+Deterministic, pure Python, no I/O: `analyse_delivery(words, duration)`. The word
+timings are tidied and measured in `delivery_timing.py`; scoring and findings are here.
 
 Pace (words per minute over the speaking span, from the start of the first word
 to the end of the last; every transcribed word counts, fillers included):
@@ -45,10 +46,25 @@ improvements ordered by the points they cost, most first.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from server.domain.analysis.delivery_timing import (
+    FAST_ABOVE,
+    LONG_PAUSE_SECONDS,
+    MIN_MEASURABLE_SECONDS,
+    MIN_WORDS,
+    PAUSE_SECONDS,
+    SLOW_BELOW,
+    Gap,
+    TimedWord,
+    band,
+    finite,
+    gaps_between,
+    pace_windows,
+    per_minute,
+    tidy,
+)
 from server.domain.analysis.fillers import FillerHit, count_by_name, find_fillers
 from server.domain.analysis.types import (
     DeliveryMetrics,
@@ -59,17 +75,6 @@ from server.domain.analysis.types import (
     Pause,
     Word,
 )
-
-MIN_WORDS = 10
-SLOW_BELOW = 110.0
-FAST_ABOVE = 170.0
-WINDOW_SECONDS = 20.0
-WINDOW_STEP_SECONDS = 10.0
-PAUSE_SECONDS = 0.5
-LONG_PAUSE_SECONDS = 2.0
-# Whisper times words to 10 ms; a shorter span measures nothing (and a rate over a
-# subnormal one overflows to infinity).
-MIN_MEASURABLE_SECONDS = 0.01
 
 NOT_ENOUGH_SPEECH_PENALTY = 50.0
 PACE_PENALTY_PER_WPM = 0.75
@@ -86,29 +91,6 @@ LOW_SPEAKING_RATIO = 0.6
 SPEAKING_RATIO_PENALTY = 50.0
 SPEAKING_RATIO_MAX = 20.0
 
-_PUNCTUATION = ".,;:!?…—–-\"'()[]"
-
-
-@dataclass(frozen=True)
-class _Timed:
-    text: str  # as transcribed, surrounding spaces off
-    start: float
-    end: float
-
-    @property
-    def bare(self) -> str:
-        """The word without punctuation around it, for quoting."""
-        return self.text.strip(_PUNCTUATION) or self.text
-
-
-def band(words_per_minute: float) -> Pace:
-    """The pace band of a rate (without the 10-word rule)."""
-    if words_per_minute < SLOW_BELOW:
-        return Pace.TOO_SLOW
-    if words_per_minute > FAST_ABOVE:
-        return Pace.TOO_FAST
-    return Pace.GOOD
-
 
 def clock(seconds: float) -> str:
     """m:ss, for offsets and durations in findings."""
@@ -118,8 +100,8 @@ def clock(seconds: float) -> str:
 
 def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
     """Delivery metrics, score and findings of one answer (see the module docstring)."""
-    timed = _tidy(words)
-    recording = _finite(duration)
+    timed = tidy(words)
+    recording = finite(duration)
     if not timed:
         return _silent(recording)
     span_start = timed[0].start
@@ -128,12 +110,12 @@ def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
     recording = max(recording, span_end)
     count = len(timed)
 
-    wpm = _per_minute(count, span)
+    wpm = per_minute(count, span)
     enough = count >= MIN_WORDS and span >= MIN_MEASURABLE_SECONDS
     pace = band(wpm) if enough else Pace.NOT_ENOUGH_SPEECH
-    windows = _windows(timed, span_start, span_end, enough)
+    windows = pace_windows(timed, span_start, span_end, enough)
 
-    gaps = _gaps(timed)
+    gaps = gaps_between(timed)
     pauses = [g for g in gaps if g.seconds >= PAUSE_SECONDS]
     long_gaps = [g for g in gaps if g.seconds > LONG_PAUSE_SECONDS]
     long_pauses = [
@@ -149,7 +131,7 @@ def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
 
     hits = find_fillers([w.text for w in timed])
     counts = count_by_name(hits)
-    fillers_per_minute = _per_minute(len(hits), span)
+    fillers_per_minute = per_minute(len(hits), span)
 
     speaking = max(0.0, span - sum(g.seconds for g in pauses))
     silence = max(0.0, recording - speaking)
@@ -215,85 +197,6 @@ def analyse_delivery(words: Sequence[Word], duration: float) -> DeliveryMetrics:
     )
 
 
-# --- measuring ------------------------------------------------------------------------
-
-
-def _finite(value: float) -> float:
-    return value if math.isfinite(value) and value > 0 else 0.0
-
-
-def _tidy(words: Sequence[Word]) -> list[_Timed]:
-    """Words with text, timings finite and non-negative, in order of start.
-
-    A token of punctuation alone joins the word before it (its punctuation
-    matters to filler detection); an end before the start is moved to the start.
-    """
-    timed: list[_Timed] = []
-    for word in sorted(words, key=lambda w: _finite(w.start)):
-        text = word.text.strip()
-        if not text:
-            continue
-        if not any(c.isalnum() for c in text):
-            if timed:
-                last = timed[-1]
-                timed[-1] = _Timed(last.text + text, last.start, last.end)
-            continue
-        start = _finite(word.start)
-        timed.append(_Timed(text, start, max(start, _finite(word.end))))
-    return timed
-
-
-@dataclass(frozen=True)
-class _Gap:
-    index: int  # of the word after the gap
-    start: float  # when the silence starts: the end of the words before it
-    seconds: float
-
-
-def _gaps(timed: list[_Timed]) -> list[_Gap]:
-    """The silence before each word but the first (0 when words overlap)."""
-    gaps: list[_Gap] = []
-    reached = timed[0].end
-    for index in range(1, len(timed)):
-        gaps.append(_Gap(index, reached, max(0.0, timed[index].start - reached)))
-        reached = max(reached, timed[index].end)
-    return gaps
-
-
-def _windows(timed: list[_Timed], start: float, end: float, enough: bool) -> list[PaceWindow]:
-    bounds: list[tuple[float, float]] = []
-    window_start = start
-    while True:
-        window_end = min(window_start + WINDOW_SECONDS, end)
-        bounds.append((window_start, window_end))
-        if window_end >= end:
-            break
-        window_start += WINDOW_STEP_SECONDS
-    windows: list[PaceWindow] = []
-    for index, (low, high) in enumerate(bounds):
-        last = index == len(bounds) - 1
-        inside = sum(
-            1
-            for w in timed
-            if low <= (w.start + w.end) / 2 < high or (last and (w.start + w.end) / 2 == high)
-        )
-        length = high - low
-        wpm = _per_minute(inside, length)
-        windows.append(
-            PaceWindow(
-                start=round(low, 3),
-                end=round(high, 3),
-                words_per_minute=round(wpm, 1),
-                pace=band(wpm) if enough else Pace.NOT_ENOUGH_SPEECH,
-            )
-        )
-    return windows
-
-
-def _per_minute(count: int, seconds: float) -> float:
-    return count / (seconds / 60.0) if seconds >= MIN_MEASURABLE_SECONDS else 0.0
-
-
 def _silent(recording: float) -> DeliveryMetrics:
     return DeliveryMetrics(
         word_count=0,
@@ -352,14 +255,14 @@ def _uneven_penalty(windows: list[PaceWindow]) -> float:
 
 @dataclass(frozen=True)
 class _Facts:
-    timed: list[_Timed]
+    timed: list[TimedWord]
     count: int
     span: float
     wpm: float
     pace: Pace
     windows: list[PaceWindow]
     long_pauses: list[Pause]
-    long_gaps: list[_Gap]
+    long_gaps: list[Gap]
     hits: list[FillerHit]
     counts: list[tuple[str, int]]
     fillers_per_minute: float
@@ -470,7 +373,7 @@ def _pauses_message(facts: _Facts) -> str:
     return message
 
 
-def _cite_pause(timed: list[_Timed], gap: _Gap) -> str:
+def _cite_pause(timed: list[TimedWord], gap: Gap) -> str:
     """ "a 4.2 s pause at 0:31 after 'so basically'": the two words before it."""
     said = " ".join(w.bare for w in timed[max(0, gap.index - 2) : gap.index])
     return f"a {gap.seconds:.1f} s pause at {clock(gap.start)} after '{said}'"

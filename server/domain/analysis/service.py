@@ -11,10 +11,9 @@ from datetime import datetime
 
 from server.db.database import Database
 from server.db.models import Question, QuestionAttempt
-from server.domain.analysis.content import ContentAnalyser
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
 from server.domain.analysis.scoring import combine
-from server.domain.analysis.types import AnswerAnalysis, QuestionContext
+from server.domain.analysis.types import AnswerAnalysis, ContentAnalyser, QuestionContext
 from server.domain.interviews import ProfileLookup
 from server.domain.transcriptions import stored_transcription
 from server.errors import FailedPrecondition, InvalidArgument, NotFound

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Pace(StrEnum):
@@ -114,6 +114,12 @@ class QuestionContext:
     category: str  # technical, applied, system_design, behavioral
     concepts: list[str]
     candidate_skills: list[str]
+
+
+class ContentAnalyser(Protocol):
+    """Judges the content of an answer (offline or by a model: `analysis/content/`)."""
+
+    async def analyse(self, question: QuestionContext, transcript: str) -> ContentFeedback: ...
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from server.domain.resume.skills import (
     SkillExtractor,
 )
 from server.domain.resume.taxonomy import Taxonomy, default_taxonomy
-from server.engines.llm import JsonChat
+from server.engines.llm_types import JsonChat
 from server.errors import NotFound
 from server.repositories.resumes import ResumeFields
 

@@ -6,26 +6,26 @@ first. `ExtractedSkills.extractor` says who answered:
 - "offline": the taxonomy matcher;
 - "openai:<model>": the model, its answer normalised through the taxonomy;
 - "offline (openai failed: <kind>)": the model failed and the matcher answered
-  instead; kind is one of `server.engines.llm.LlmErrorKind` ("timeout",
+  instead; kind is one of `server.engines.llm_types.LlmErrorKind` ("timeout",
   "rate_limited", "server_error", "bad_json", "bad_answer" ...), where
   "bad_answer" also covers an answer none of whose skills is in the taxonomy.
+
+The labels, and the fallback itself, are `server/domain/llm_fallback.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from server.domain.llm_fallback import OFFLINE, openai_else_offline
 from server.domain.resume.taxonomy import Taxonomy
-from server.engines.llm import JsonChat, LlmError
+from server.engines.llm import complete_validated
+from server.engines.llm_types import JsonChat, LlmError
 
-log = logging.getLogger(__name__)
-
-OFFLINE = "offline"
 # A resume's skills are near its top; the rest would only cost tokens.
 MAX_MODEL_INPUT_CHARS = 24_000
 MAX_MODEL_OUTPUT_TOKENS = 2_000
@@ -87,36 +87,35 @@ class OpenAISkillExtractor:
         self._fallback = fallback
 
     async def extract(self, text: str, limit: int) -> ExtractedSkills:
-        try:
-            skills = await self._ask(text, limit)
-        except LlmError as error:
-            log.warning(
-                "openai skill extraction failed; using the offline extractor",
-                extra={"kind": error.kind, "detail": error.message},
-            )
-            offline = await self._fallback.extract(text, limit)
-            return ExtractedSkills(offline.skills, f"{OFFLINE} (openai failed: {error.kind})")
-        return ExtractedSkills(skills, f"openai:{self._chat.model}")
+        skills, extractor = await openai_else_offline(
+            self._chat,
+            lambda: self._ask_model(text, limit),
+            lambda: self._offline(text, limit),
+            task="skill extraction",
+            substitute="extractor",
+        )
+        return ExtractedSkills(skills, extractor)
 
-    async def _ask(self, text: str, limit: int) -> list[str]:
-        answer = await self._chat.complete_json(
+    async def _ask_model(self, text: str, limit: int) -> list[str]:
+        answer = await complete_validated(
+            self._chat,
             SYSTEM_PROMPT,
             f"List at most {limit} skills.\n\nResume:\n<<<\n{text[:MAX_MODEL_INPUT_CHARS]}\n>>>",
             "resume_skills",
             SKILLS_SCHEMA,
+            _ModelAnswer,
             max_output_tokens=MAX_MODEL_OUTPUT_TOKENS,
         )
-        try:
-            named = _ModelAnswer.model_validate(answer).skills
-        except ValidationError:
-            raise LlmError("bad_answer", "the answer does not match the schema") from None
         # Looking every name up costs in proportion to the answer: off the loop.
-        skills = await asyncio.to_thread(self.normalise, named, limit)
-        if named and not skills:
+        skills = await asyncio.to_thread(self.normalise, answer.skills, limit)
+        if answer.skills and not skills:
             # Every name was unknown: more likely a confused answer than a resume
             # with no recognisable skill, so let the matcher have a go.
             raise LlmError("bad_answer", "none of the skills named is in the taxonomy")
         return skills
+
+    async def _offline(self, text: str, limit: int) -> list[str]:
+        return (await self._fallback.extract(text, limit)).skills
 
     def normalise(self, names: list[str], limit: int) -> list[str]:
         """Canonical names in the model's order, unknown ones dropped, each once."""

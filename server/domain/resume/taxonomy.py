@@ -8,7 +8,7 @@ Each skill has a canonical name and the spellings that mean it:
   "react to incidents" is not;
 - `guarded` spellings are ordinary words or names as well ("Go", "R", "Swift",
   "Ruby"): they match as written, and only where a list or a sentence about
-  technology puts them (see `_guarded_in_context`), so "go-to-market",
+  technology puts them (see `guarded.py`), so "go-to-market",
   "Karthik R" or "Ruby Chen" are not skills.
 
 `implies` names more general skills that a skill entails (Django implies Python);
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from server.domain.resume.guarded import CORROBORATION_CHARS, context_window, reads_as_skill
 
 # Words that make a hyphenated compound still mean the skill: "Java-based".
 _COMPOUND_SUFFIXES = (
@@ -58,68 +60,6 @@ _DOMAIN = re.compile(
     r"(?<![\w.-])(?:[a-z0-9-]++\.)+(?:com|org|dev|ai|me|in|co|app|info|xyz|tech)\b(?:/\S*+)?",
     re.IGNORECASE,
 )
-# Context of a guarded spelling is read from this many characters on each side.
-CONTEXT_WINDOW = 64
-# Stands for a cut-off word at the edge of the window: a word character no
-# listed word contains, so a cut-off word matches nothing.
-_CUT = "_"
-
-# Around a guarded spelling: what may come before and after it on its line.
-_LIST_BEFORE = tuple(",/|;:(•·*–—-&+[>.!?")  # a full stop: a new sentence begins
-_LIST_AFTER = tuple(",/|;:)(•·&+]")
-_WORDS_BEFORE = frozenset(
-    {
-        "in",
-        "with",
-        "using",
-        "and",
-        "or",
-        "including",
-        "like",
-        "of",
-        "plus",
-        "via",
-        "also",
-        "on",
-    }
-)
-_WORDS_AFTER = frozenset(
-    {
-        "and",
-        "or",
-        "programming",
-        "programmer",
-        "developer",
-        "developers",
-        "development",
-        "language",
-        "code",
-        "services",
-        "microservices",
-        "applications",
-        "apps",
-        "scripts",
-        "scripting",
-        "backend",
-        "backends",
-        "stack",
-        "ecosystem",
-        "modules",
-        "libraries",
-        "tooling",
-        "tools",
-        "sdk",
-        "api",
-        "apis",
-        "runtime",
-        "engineer",
-        "engineers",
-        "projects",
-    }
-)
-_PLACE_AFTER = re.compile(r",\s*[A-Z]{2}\b")  # "Phoenix, AZ" is a city
-# A guarded spelling also needs another skill this close by.
-_CORROBORATION_CHARS = 150
 
 
 @dataclass(frozen=True)
@@ -389,46 +329,10 @@ def _email_length(chunk: str) -> int:
 
 
 def _guarded_in_context(text: str, start: int, end: int, counter: WorkCounter) -> bool:
-    """Whether a list or a technical phrase surrounds a guarded spelling on its line,
-    read from at most CONTEXT_WINDOW characters on either side."""
-    low = max(0, start - CONTEXT_WINDOW)
-    before = text[low:start]
-    if (newline := before.rfind("\n")) >= 0:
-        before = before[newline + 1 :]
-    elif low > 0:
-        before = _CUT + before
-    high = end + CONTEXT_WINDOW
-    after = text[end:high]
-    if (newline := after.find("\n")) >= 0:
-        after = after[:newline]
-    elif high < len(text):
-        after += _CUT
+    """Whether a list or a technical phrase surrounds a guarded spelling on its line."""
+    before, after = context_window(text, start, end)
     counter.steps += len(before) + len(after)
-    return _fits_before(before.rstrip()) and _fits_after(
-        after.lstrip(), single_letter=end - start == 1
-    )
-
-
-def _fits_before(before: str) -> bool:
-    if not before or before.endswith(_LIST_BEFORE):
-        return True
-    last_word = before.rsplit(None, 1)[-1].lower()
-    return last_word in _WORDS_BEFORE
-
-
-def _fits_after(after: str, *, single_letter: bool) -> bool:
-    if not after or after.startswith("-"):  # "-" here can only be an allowed compound
-        return True
-    if _PLACE_AFTER.match(after):
-        return False
-    if after.startswith(_LIST_AFTER):
-        return True
-    # A full stop ends a sentence ("written in Go."), unless the spelling is one
-    # letter: then it is an initial ("R. Sharma").
-    if after[0] in ".!?" and not single_letter:
-        return len(after) == 1 or after[1].isspace()
-    first_word = re.split(r"[^\w]+", after.lower(), maxsplit=1)[0]
-    return first_word in _WORDS_AFTER
+    return reads_as_skill(before, after, single_letter=end - start == 1)
 
 
 def _without_overlaps(candidates: list[Mention]) -> list[Mention]:
@@ -442,7 +346,7 @@ def _without_overlaps(candidates: list[Mention]) -> list[Mention]:
 def _corroborated(kept: list[Mention], counter: WorkCounter) -> list[Mention]:
     """`kept` without guarded mentions that lack another skill, not guarded, close by.
 
-    Mentions do not overlap, so at most 2 * _CORROBORATION_CHARS + 1 of them start
+    Mentions do not overlap, so at most 2 * CORROBORATION_CHARS + 1 of them start
     within reach of any one: the search around each is bounded."""
     plain = [m for m in kept if not m.guarded]
     starts = [m.start for m in plain]
@@ -451,8 +355,8 @@ def _corroborated(kept: list[Mention], counter: WorkCounter) -> list[Mention]:
         if not mention.guarded:
             result.append(mention)
             continue
-        index = bisect_left(starts, mention.start - _CORROBORATION_CHARS)
-        while index < len(plain) and plain[index].start <= mention.start + _CORROBORATION_CHARS:
+        index = bisect_left(starts, mention.start - CORROBORATION_CHARS)
+        while index < len(plain) and plain[index].start <= mention.start + CORROBORATION_CHARS:
             counter.steps += 1
             if plain[index].skill != mention.skill:
                 result.append(mention)
