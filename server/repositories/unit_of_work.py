@@ -1,4 +1,10 @@
-"""Transactions and the repositories that work inside them."""
+"""The persistence facade: transactions and the repositories that work inside them.
+
+The domain opens a `Database.transaction()` and calls the repositories of the
+`UnitOfWork` it yields; it never sees a session, a row or a driver error. This
+is the one module of `server.repositories` the domain may import (see the
+import-linter contracts in pyproject.toml).
+"""
 
 from __future__ import annotations
 
