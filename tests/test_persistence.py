@@ -76,6 +76,18 @@ async def test_a_taken_email_is_a_conflict_and_nothing_is_written(database: Data
     assert stored == first
 
 
+async def test_a_refresh_token_hash_stored_twice_is_a_conflict(database: Database) -> None:
+    user = await _user(database)
+    async with database.transaction() as uow:
+        first = await uow.refresh_tokens.add(user.id, "family", "2" * 64, user.created_at)
+    with pytest.raises(Conflict):
+        async with database.transaction() as uow:
+            await uow.refresh_tokens.add(user.id, "other family", "2" * 64, user.created_at)
+    async with database.transaction() as uow:
+        assert await uow.refresh_tokens.live_in_family("family") == [first]
+        assert await uow.refresh_tokens.live_in_family("other family") == []
+
+
 async def test_a_second_active_interview_on_a_track_is_a_conflict(database: Database) -> None:
     user = await _user(database)
     async with database.transaction() as uow:

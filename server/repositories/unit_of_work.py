@@ -1,7 +1,8 @@
 """The persistence facade: transactions and the repositories that work inside them.
 
 The domain opens a `Database.transaction()` and calls the repositories of the
-`UnitOfWork` it yields; it never sees a session, a row or a driver error. This
+`UnitOfWork` it yields, and gets records and domain errors back, never a row or a
+driver error (`UnitOfWork.session` is there for tests, not for the domain). This
 is the one module of `server.repositories` the domain may import (see the
 import-linter contracts in pyproject.toml).
 """

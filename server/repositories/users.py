@@ -84,11 +84,15 @@ class RefreshTokenRepository:
     async def add(
         self, user_id: int, family_id: str, token_hash: str, expires_at: datetime
     ) -> RefreshTokenRecord:
+        """Conflict when a token with this hash is stored already."""
         row = RefreshToken(
             user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
         )
         self._session.add(row)
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("this refresh token is stored already") from error
         return _token(row)
 
     async def get_by_hash_for_update(self, token_hash: str) -> RefreshTokenRecord | None:
