@@ -37,10 +37,11 @@ test-fast: $(STAMP) ## the quick loop: all but the Whisper and subprocess tests 
 bench: $(STAMP) ## benchmarks against same-run baselines, into bench-results/ (BENCH_ARGS=--quick)
 	$(BIN)/python -m clients.bench $(BENCH_ARGS)
 
-lint: $(STAMP) ## ruff, mypy and buf lint
+lint: $(STAMP) ## ruff, mypy, the import-layer contracts and buf lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy server clients tests scripts
+	$(BIN)/lint-imports
 	cd protos && ../$(BIN)/buf lint
 	cd protos && ../$(BIN)/buf breaking --against '../.git#branch=main,subdir=protos'
 

@@ -44,7 +44,6 @@ from server.api.resume_servicer import ResumeServicer
 from server.api.transcription_servicer import TranscriptionServicer
 from server.audio import AudioIntake
 from server.config import Settings
-from server.db.database import Database
 from server.db.engine import create_engine
 from server.domain.analysis.content.openai_analyser import create_content_analyser
 from server.domain.analysis.service import AnalysisService
@@ -62,6 +61,7 @@ from server.domain.transcriptions import TranscriptionService
 from server.engines.llm import OpenAIJsonChat
 from server.engines.stt import TranscriptionEngine
 from server.engines.stt import create_engine as create_stt_engine
+from server.repositories.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 

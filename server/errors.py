@@ -59,6 +59,17 @@ class AlreadyExists(DomainError):
     reason = "ALREADY_EXISTS"
 
 
+class Conflict(DomainError):
+    """A write the database refused because it clashes with a stored row (a unique key).
+
+    Raised by the repositories in place of the driver's integrity error. The domain
+    catches it where a concurrent writer is expected (and answers as if it had lost
+    the race); one that escapes is ALREADY_EXISTS.
+    """
+
+    reason = "CONFLICT"
+
+
 class FailedPrecondition(DomainError):
     reason = "FAILED_PRECONDITION"
 

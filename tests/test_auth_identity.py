@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import update
 
 from generated.samvaad.v1 import auth_pb2
-from server.db.database import Database
 from server.db.engine import create_engine
 from server.db.models import User
 from server.domain.auth import AuthService
@@ -29,6 +28,7 @@ from server.domain.validation import (
     prepare_password,
 )
 from server.errors import InvalidArgument, NotFound, Unauthenticated
+from server.repositories.unit_of_work import Database
 from tests.conftest import RunningServer, Stubs, make_settings, register
 from tests.helpers import expect_status, reason, violated_fields
 

@@ -26,12 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
-
-from server.db.database import Database, UnitOfWork
-from server.db.models import AuthThrottle, User
-from server.db.types import utcnow
+from server.clock import utcnow
 from server.domain.passwords import PasswordHasher
+from server.domain.records import ThrottleRecord, UserRecord
 from server.domain.tokens import (
     AccessTokenCodec,
     hash_refresh_token,
@@ -48,12 +45,14 @@ from server.domain.validation import (
 )
 from server.errors import (
     AlreadyExists,
+    Conflict,
     FieldViolation,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
     Unauthenticated,
 )
+from server.repositories.unit_of_work import Database, UnitOfWork
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -204,7 +203,7 @@ class AuthService:
                 await self._trust(uow, clean_email, address)
                 tokens = await self._issue(uow, user.id, family_id=None)
                 profile = await _profile(uow, user)
-        except IntegrityError:
+        except Conflict:
             # Lost a race with a concurrent registration of the same email.
             raise _email_taken() from None
         log.info("user registered", extra={"user_id": profile.id})
@@ -475,7 +474,7 @@ def _password_candidates(password: str) -> list[str]:
     ]
 
 
-def _retry_after(row: AuthThrottle | None, window: timedelta, now: datetime) -> timedelta:
+def _retry_after(row: ThrottleRecord | None, window: timedelta, now: datetime) -> timedelta:
     if row is None:
         return timedelta(seconds=1)
     if row.locked_until is not None and row.locked_until > now:
@@ -483,7 +482,7 @@ def _retry_after(row: AuthThrottle | None, window: timedelta, now: datetime) -> 
     return row.window_started_at + window - now
 
 
-async def _profile(uow: UnitOfWork, user: User) -> UserProfile:
+async def _profile(uow: UnitOfWork, user: UserRecord) -> UserProfile:
     return UserProfile(
         id=user.id,
         email=user.email,

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import IntegrityError
-
-from server.db.database import Database, UnitOfWork
-from server.db.models import Interview, Question, QuestionAttempt
-from server.db.types import utcnow
+from server.clock import utcnow
 from server.domain.candidate import CandidateProfile
 from server.domain.paging import PageScope, PageTokenCodec, page_size
 from server.domain.questions.types import (
@@ -20,8 +16,10 @@ from server.domain.questions.types import (
     GenerationRequest,
     QuestionGenerator,
 )
+from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
 from server.domain.tracks import normalise_track
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from server.repositories.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +105,7 @@ class InterviewService:
                         return await _interview_view(uow, existing), True
                     created = await uow.interviews.add(user_id, slug, difficulty.value)
                     return await _interview_view(uow, created), False
-            except IntegrityError:
+            except Conflict:
                 # A concurrent call created it first: the partial unique index
                 # refused ours, so go round again and return theirs.
                 continue
@@ -147,9 +145,10 @@ class InterviewService:
                     return _question_set(locked, existing, cached=True)
                 stored = await uow.questions.add_set(interview.id, generated.questions)
                 await uow.interviews.set_generator(interview.id, generated.generator)
-                locked.generator = generated.generator
-                return _question_set(locked, stored, cached=False)
-        except IntegrityError:
+                return _question_set(
+                    replace(locked, generator=generated.generator), stored, cached=False
+                )
+        except Conflict:
             # Another call stored its set between our check and insert.
             async with self._db.transaction() as uow:
                 interview = await self._owned(uow, user_id, interview.id)
@@ -163,7 +162,7 @@ class InterviewService:
             if interview.status == "active":
                 now = utcnow()
                 await uow.interviews.complete(interview.id, now)
-                interview.status, interview.completed_at = "completed", now
+                interview = replace(interview, status="completed", completed_at=now)
             return await _interview_view(uow, interview)
 
     async def get(self, user_id: int, interview_id: int) -> InterviewView:
@@ -235,7 +234,7 @@ class InterviewService:
 
     async def _interview_for_generation(
         self, uow: UnitOfWork, user_id: int, interview_id: int
-    ) -> Interview:
+    ) -> InterviewRecord:
         if interview_id < 0:
             raise InvalidArgument.for_field("interview_id", "interview_id must not be negative")
         if interview_id:
@@ -250,7 +249,7 @@ class InterviewService:
 
     async def _owned(
         self, uow: UnitOfWork, user_id: int, interview_id: int, *, lock: bool = False
-    ) -> Interview:
+    ) -> InterviewRecord:
         if interview_id <= 0:
             raise InvalidArgument.for_field("interview_id", "interview_id must be a positive id")
         interview = await uow.interviews.get_owned(user_id, interview_id, lock=lock)
@@ -291,12 +290,12 @@ def _interview_not_found(interview_id: int | None = None) -> NotFound:
     return NotFound(f"{what} not found", reason="INTERVIEW_NOT_FOUND")
 
 
-async def _interview_view(uow: UnitOfWork, interview: Interview) -> InterviewView:
+async def _interview_view(uow: UnitOfWork, interview: InterviewRecord) -> InterviewView:
     counts = await uow.interviews.counts([interview.id])
     return _to_interview_view(interview, *counts[interview.id])
 
 
-def _to_interview_view(interview: Interview, questions: int, answered: int) -> InterviewView:
+def _to_interview_view(interview: InterviewRecord, questions: int, answered: int) -> InterviewView:
     return InterviewView(
         id=interview.id,
         track=interview.track,
@@ -309,7 +308,7 @@ def _to_interview_view(interview: Interview, questions: int, answered: int) -> I
     )
 
 
-def _question_view(question: Question) -> QuestionView:
+def _question_view(question: QuestionRecord) -> QuestionView:
     return QuestionView(
         id=question.id,
         interview_id=question.interview_id,
@@ -321,7 +320,7 @@ def _question_view(question: Question) -> QuestionView:
     )
 
 
-def _attempt_view(attempt: QuestionAttempt, question: Question) -> AttemptView:
+def _attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptView:
     return AttemptView(
         id=attempt.id,
         question_id=question.id,
@@ -332,7 +331,9 @@ def _attempt_view(attempt: QuestionAttempt, question: Question) -> AttemptView:
     )
 
 
-def _question_set(interview: Interview, questions: Sequence[Question], cached: bool) -> QuestionSet:
+def _question_set(
+    interview: InterviewRecord, questions: Sequence[QuestionRecord], cached: bool
+) -> QuestionSet:
     return QuestionSet(
         interview_id=interview.id,
         questions=[_question_view(q) for q in questions],

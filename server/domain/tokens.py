@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from server.db.types import utcnow
+from server.clock import utcnow
 from server.errors import Unauthenticated
 
 ACCESS_TOKEN_TYPE = "access"

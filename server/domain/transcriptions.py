@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.audio import AudioIntake
-from server.db.database import Database, UnitOfWork
-from server.db.models import Question, QuestionAttempt
-from server.db.types import utcnow
+from server.clock import utcnow
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import DeliveryMetrics, Word
 from server.domain.interviews import ProfileLookup
+from server.domain.records import AttemptRecord as QuestionAttempt
+from server.domain.records import QuestionRecord as Question
 from server.engines.stt import (
     TranscribedWord,
     TranscriptionContext,
@@ -27,6 +27,7 @@ from server.engines.stt import (
     normalise_language,
 )
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.repositories.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -12,26 +12,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import AnswerAnalysisRow, InterviewReportRow, QuestionAttempt
 from server.db.types import utcnow
 from server.db.upsert import insert_for
+from server.domain.records import AnalysisRecord, AttemptRecord, ReportRecord
+from server.repositories.interviews import attempt_record
+
+
+def _analysis(row: AnswerAnalysisRow) -> AnalysisRecord:
+    return AnalysisRecord(
+        question_attempt_id=row.question_attempt_id,
+        analyzer=row.analyzer,
+        overall_score=row.overall_score,
+        payload=row.payload,
+        created_at=row.created_at,
+    )
 
 
 class AnalysisRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, attempt_id: int) -> AnswerAnalysisRow | None:
-        return await self._session.get(AnswerAnalysisRow, attempt_id)
+    async def get(self, attempt_id: int) -> AnalysisRecord | None:
+        row = await self._session.get(AnswerAnalysisRow, attempt_id)
+        return _analysis(row) if row is not None else None
 
-    async def of_attempts(self, attempt_ids: Sequence[int]) -> dict[int, AnswerAnalysisRow]:
+    async def of_attempts(self, attempt_ids: Sequence[int]) -> dict[int, AnalysisRecord]:
         if not attempt_ids:
             return {}
         rows = await self._session.scalars(
             select(AnswerAnalysisRow).where(AnswerAnalysisRow.question_attempt_id.in_(attempt_ids))
         )
-        return {row.question_attempt_id: row for row in rows}
+        return {row.question_attempt_id: _analysis(row) for row in rows}
 
     async def add_if_absent(
         self, attempt_id: int, analyzer: str, overall_score: int, payload: dict[str, Any]
-    ) -> AnswerAnalysisRow:
+    ) -> AnalysisRecord:
         """Store an analysis unless a concurrent call stored one first; return the stored one."""
         await self._session.execute(
             insert_for(self._session)(AnswerAnalysisRow)
@@ -46,23 +59,31 @@ class AnalysisRepository:
         )
         row = await self._session.get(AnswerAnalysisRow, attempt_id, populate_existing=True)
         assert row is not None
-        return row
+        return _analysis(row)
 
-    async def attempts_of_interview(self, interview_id: int) -> Sequence[QuestionAttempt]:
+    async def attempts_of_interview(self, interview_id: int) -> list[AttemptRecord]:
         rows = await self._session.scalars(
             select(QuestionAttempt)
             .where(QuestionAttempt.interview_id == interview_id)
             .order_by(QuestionAttempt.id)
         )
-        return rows.all()
+        return [attempt_record(row) for row in rows]
 
 
 class ReportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, interview_id: int) -> InterviewReportRow | None:
-        return await self._session.get(InterviewReportRow, interview_id)
+    async def get(self, interview_id: int) -> ReportRecord | None:
+        row = await self._session.get(InterviewReportRow, interview_id)
+        if row is None:
+            return None
+        return ReportRecord(
+            interview_id=row.interview_id,
+            fingerprint=row.fingerprint,
+            payload=row.payload,
+            updated_at=row.updated_at,
+        )
 
     async def save(self, interview_id: int, fingerprint: str, payload: dict[str, Any]) -> datetime:
         now = utcnow()

@@ -10,43 +10,112 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.db.models import Interview, Question, QuestionAttempt
 from server.domain.questions.types import GeneratedQuestion
+from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
+from server.errors import Conflict
+
+
+def interview_record(row: Interview) -> InterviewRecord:
+    return InterviewRecord(
+        id=row.id,
+        user_id=row.user_id,
+        track=row.track,
+        difficulty=row.difficulty,
+        status=row.status,
+        generator=row.generator,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )
+
+
+def question_record(row: Question) -> QuestionRecord:
+    return QuestionRecord(
+        id=row.id,
+        interview_id=row.interview_id,
+        position=row.position,
+        text=row.text,
+        topic=row.topic,
+        category=row.category,
+        difficulty=row.difficulty,
+        concepts=tuple(row.concepts or ()),
+        created_at=row.created_at,
+    )
+
+
+def attempt_record(row: QuestionAttempt) -> AttemptRecord:
+    words = row.transcript_words
+    return AttemptRecord(
+        id=row.id,
+        question_id=row.question_id,
+        interview_id=row.interview_id,
+        created_at=row.created_at,
+        transcribed_at=row.transcribed_at,
+        request_id=row.request_id,
+        transcript_text=row.transcript_text,
+        transcript_words=tuple(tuple(word) for word in words) if words is not None else None,
+        transcript_language=row.transcript_language,
+        transcript_engine=row.transcript_engine,
+        transcript_model=row.transcript_model,
+        audio_format=row.audio_format,
+        audio_size_bytes=row.audio_size_bytes,
+        audio_duration_seconds=row.audio_duration_seconds,
+        audio_filename=row.audio_filename,
+        audio_mime_type=row.audio_mime_type,
+        processing_seconds=row.processing_seconds,
+    )
+
+
+def _interview_or_none(row: Interview | None) -> InterviewRecord | None:
+    return interview_record(row) if row is not None else None
 
 
 class InterviewRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, user_id: int, track: str, difficulty: str) -> Interview:
+    async def add(self, user_id: int, track: str, difficulty: str) -> InterviewRecord:
+        """Conflict when the user already has an active interview on `track` (a concurrent call)."""
         interview = Interview(user_id=user_id, track=track, difficulty=difficulty, status="active")
         self._session.add(interview)
-        await self._session.flush()
-        return interview
+        try:
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("an active interview on this track exists") from error
+        return interview_record(interview)
 
-    async def active_on_track(self, user_id: int, track: str) -> Interview | None:
-        return await self._session.scalar(
-            select(Interview).where(
-                Interview.user_id == user_id, Interview.track == track, Interview.status == "active"
+    async def active_on_track(self, user_id: int, track: str) -> InterviewRecord | None:
+        return _interview_or_none(
+            await self._session.scalar(
+                select(Interview).where(
+                    Interview.user_id == user_id,
+                    Interview.track == track,
+                    Interview.status == "active",
+                )
             )
         )
 
-    async def latest_active(self, user_id: int) -> Interview | None:
-        return await self._session.scalar(
-            select(Interview)
-            .where(Interview.user_id == user_id, Interview.status == "active")
-            .order_by(Interview.id.desc())
-            .limit(1)
+    async def latest_active(self, user_id: int) -> InterviewRecord | None:
+        return _interview_or_none(
+            await self._session.scalar(
+                select(Interview)
+                .where(Interview.user_id == user_id, Interview.status == "active")
+                .order_by(Interview.id.desc())
+                .limit(1)
+            )
         )
 
     async def get_owned(
         self, user_id: int, interview_id: int, *, lock: bool = False
-    ) -> Interview | None:
+    ) -> InterviewRecord | None:
         query = select(Interview).where(Interview.id == interview_id, Interview.user_id == user_id)
-        return await self._session.scalar(query.with_for_update() if lock else query)
+        return _interview_or_none(
+            await self._session.scalar(query.with_for_update() if lock else query)
+        )
 
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(
@@ -60,13 +129,13 @@ class InterviewRepository:
             update(Interview).where(Interview.id == interview_id).values(generator=generator)
         )
 
-    async def page(self, user_id: int, before_id: int | None, limit: int) -> Sequence[Interview]:
+    async def page(self, user_id: int, before_id: int | None, limit: int) -> list[InterviewRecord]:
         """Newest first; ids only grow, so `id < before_id` is a stable cursor."""
         query = select(Interview).where(Interview.user_id == user_id)
         if before_id is not None:
             query = query.where(Interview.id < before_id)
         rows = await self._session.scalars(query.order_by(Interview.id.desc()).limit(limit))
-        return rows.all()
+        return [interview_record(row) for row in rows]
 
     async def counts(self, interview_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(question_count, answered_count) per interview.
@@ -104,18 +173,21 @@ class QuestionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def of_interview(self, interview_id: int) -> Sequence[Question]:
+    async def of_interview(self, interview_id: int) -> list[QuestionRecord]:
         rows = await self._session.scalars(
             select(Question)
             .where(Question.interview_id == interview_id)
             .order_by(Question.position)
         )
-        return rows.all()
+        return [question_record(row) for row in rows]
 
     async def add_set(
         self, interview_id: int, generated: Sequence[GeneratedQuestion]
-    ) -> list[Question]:
-        """The questions at positions 1..n, each with its first attempt."""
+    ) -> list[QuestionRecord]:
+        """The questions at positions 1..n, each with its first attempt.
+
+        Conflict when the interview has questions already (a concurrent call stored its set).
+        """
         questions = [
             Question(
                 interview_id=interview_id,
@@ -128,26 +200,31 @@ class QuestionRepository:
             )
             for position, item in enumerate(generated, start=1)
         ]
-        self._session.add_all(questions)
-        await self._session.flush()
-        self._session.add_all(
-            QuestionAttempt(question_id=q.id, interview_id=interview_id) for q in questions
-        )
-        await self._session.flush()
-        return questions
+        try:
+            self._session.add_all(questions)
+            await self._session.flush()
+            self._session.add_all(
+                QuestionAttempt(question_id=q.id, interview_id=interview_id) for q in questions
+            )
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("this interview has its questions already") from error
+        return [question_record(q) for q in questions]
 
     async def page(
         self, interview_id: int, after: tuple[int, int] | None, limit: int
-    ) -> Sequence[Question]:
+    ) -> list[QuestionRecord]:
         query = select(Question).where(Question.interview_id == interview_id)
         if after is not None:
             query = query.where(_after(Question.position, Question.id, after))
         rows = await self._session.scalars(
             query.order_by(Question.position, Question.id).limit(limit)
         )
-        return rows.all()
+        return [question_record(row) for row in rows]
 
-    async def get_owned(self, user_id: int, question_id: int) -> tuple[Question, Interview] | None:
+    async def get_owned(
+        self, user_id: int, question_id: int
+    ) -> tuple[QuestionRecord, InterviewRecord] | None:
         row = (
             await self._session.execute(
                 select(Question, Interview)
@@ -155,18 +232,18 @@ class QuestionRepository:
                 .where(Question.id == question_id, Interview.user_id == user_id)
             )
         ).first()
-        return (row[0], row[1]) if row else None
+        return (question_record(row[0]), interview_record(row[1])) if row else None
 
 
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, question: Question) -> QuestionAttempt:
+    async def add(self, question: QuestionRecord) -> AttemptRecord:
         attempt = QuestionAttempt(question_id=question.id, interview_id=question.interview_id)
         self._session.add(attempt)
         await self._session.flush()
-        return attempt
+        return attempt_record(attempt)
 
     def _with_question(self) -> Select[QuestionAttempt, Question]:
         return select(QuestionAttempt, Question).join(
@@ -175,7 +252,7 @@ class AttemptRepository:
 
     async def page(
         self, interview_id: int, after: tuple[int, int] | None, limit: int
-    ) -> list[tuple[QuestionAttempt, Question]]:
+    ) -> list[tuple[AttemptRecord, QuestionRecord]]:
         """In question order, then in the order the attempts were opened."""
         query = self._with_question().where(QuestionAttempt.interview_id == interview_id)
         if after is not None:
@@ -183,11 +260,13 @@ class AttemptRepository:
         rows = await self._session.execute(
             query.order_by(Question.position, QuestionAttempt.id).limit(limit)
         )
-        return [(attempt, question) for attempt, question in rows.all()]
+        return [
+            (attempt_record(attempt), question_record(question)) for attempt, question in rows.all()
+        ]
 
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False
-    ) -> tuple[QuestionAttempt, Question, Interview] | None:
+    ) -> tuple[AttemptRecord, QuestionRecord, InterviewRecord] | None:
         query = (
             select(QuestionAttempt, Question, Interview)
             .join(Question, Question.id == QuestionAttempt.question_id)
@@ -197,7 +276,9 @@ class AttemptRepository:
         if lock:
             query = query.with_for_update(of=QuestionAttempt)
         row = (await self._session.execute(query)).first()
-        return (row[0], row[1], row[2]) if row else None
+        if not row:
+            return None
+        return attempt_record(row[0]), question_record(row[1]), interview_record(row[2])
 
 
 def _after(

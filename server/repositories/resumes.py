@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,32 +10,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import KnowledgeSet, Resume
 from server.db.types import utcnow
 from server.db.upsert import insert_for
+from server.domain.records import KnowledgeSetRecord, ResumeRecord
+from server.domain.resume.types import ResumeFields
 
 
-@dataclass(frozen=True)
-class ResumeFields:
-    filename: str
-    content_type: str
-    size_bytes: int
-    text: str
-    text_sha256: str
-    skills: list[str]
-    years_experience: float | None
-    extractor: str
+def _resume(row: Resume) -> ResumeRecord:
+    return ResumeRecord(
+        id=row.id,
+        user_id=row.user_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        text=row.text,
+        text_sha256=row.text_sha256,
+        skills=tuple(row.skills),
+        years_experience=row.years_experience,
+        extractor=row.extractor,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 class ResumeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, user_id: int) -> Resume | None:
-        return await self._session.scalar(select(Resume).where(Resume.user_id == user_id))
+    async def get(self, user_id: int) -> ResumeRecord | None:
+        row = await self._session.scalar(select(Resume).where(Resume.user_id == user_id))
+        return _resume(row) if row is not None else None
 
     async def exists(self, user_id: int) -> bool:
         found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))
         return found is not None
 
-    async def replace(self, user_id: int, fields: ResumeFields) -> Resume:
+    async def replace(self, user_id: int, fields: ResumeFields) -> ResumeRecord:
         """Store `fields` as the user's one resume, atomically, whether or not one exists."""
         now = utcnow()
         values = asdict(fields)
@@ -53,15 +61,24 @@ class ResumeRepository:
             .execution_options(populate_existing=True)
         )
         assert row is not None
-        return row
+        return _resume(row)
 
 
 class KnowledgeSetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, user_id: int, text_sha256: str) -> KnowledgeSet | None:
-        return await self._session.get(KnowledgeSet, (user_id, text_sha256))
+    async def get(self, user_id: int, text_sha256: str) -> KnowledgeSetRecord | None:
+        row = await self._session.get(KnowledgeSet, (user_id, text_sha256))
+        if row is None:
+            return None
+        return KnowledgeSetRecord(
+            user_id=row.user_id,
+            text_sha256=row.text_sha256,
+            items=tuple(row.items),
+            extractor=row.extractor,
+            created_at=row.created_at,
+        )
 
     async def save_if_current(
         self, user_id: int, text_sha256: str, items: list[str], extractor: str

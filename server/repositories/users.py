@@ -2,32 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import AuthThrottle, RefreshToken, Resume, User
 from server.db.types import UtcDateTime
 from server.db.upsert import insert_for
+from server.domain.records import RefreshTokenRecord, ThrottleRecord, UserRecord
+from server.errors import Conflict
+
+
+def _user(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _user_or_none(row: User | None) -> UserRecord | None:
+    return _user(row) if row is not None else None
+
+
+def _token(row: RefreshToken) -> RefreshTokenRecord:
+    return RefreshTokenRecord(
+        id=row.id,
+        user_id=row.user_id,
+        family_id=row.family_id,
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        revoke_reason=row.revoke_reason,
+    )
 
 
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, email: str, name: str, password_hash: str) -> User:
+    async def add(self, email: str, name: str, password_hash: str) -> UserRecord:
+        """Conflict when the email is taken (a concurrent registration got there first)."""
         user = User(email=email, name=name, password_hash=password_hash)
         self._session.add(user)
-        await self._session.flush()
-        return user
+        try:
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("a user with this email exists") from error
+        return _user(user)
 
-    async def get(self, user_id: int) -> User | None:
-        return await self._session.get(User, user_id)
+    async def get(self, user_id: int) -> UserRecord | None:
+        return _user_or_none(await self._session.get(User, user_id))
 
-    async def get_by_email(self, email: str) -> User | None:
-        return await self._session.scalar(select(User).where(User.email == email))
+    async def get_by_email(self, email: str) -> UserRecord | None:
+        return _user_or_none(await self._session.scalar(select(User).where(User.email == email)))
 
     async def exists(self, user_id: int) -> bool:
         found = await self._session.scalar(select(User.id).where(User.id == user_id))
@@ -49,18 +83,23 @@ class RefreshTokenRepository:
 
     async def add(
         self, user_id: int, family_id: str, token_hash: str, expires_at: datetime
-    ) -> RefreshToken:
+    ) -> RefreshTokenRecord:
+        """Conflict when a token with this hash is stored already."""
         row = RefreshToken(
             user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
         )
         self._session.add(row)
-        await self._session.flush()
-        return row
+        try:
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("this refresh token is stored already") from error
+        return _token(row)
 
-    async def get_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
-        return await self._session.scalar(
+    async def get_by_hash_for_update(self, token_hash: str) -> RefreshTokenRecord | None:
+        row = await self._session.scalar(
             select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
         )
+        return _token(row) if row is not None else None
 
     async def revoke(self, token_id: int, reason: str, now: datetime) -> bool:
         """Revoke one live token; False when it was already revoked (a lost race)."""
@@ -78,13 +117,13 @@ class RefreshTokenRepository:
             .values(revoked_at=now, revoke_reason=reason)
         )
 
-    async def live_in_family(self, family_id: str) -> Sequence[RefreshToken]:
+    async def live_in_family(self, family_id: str) -> list[RefreshTokenRecord]:
         rows = await self._session.scalars(
             select(RefreshToken).where(
                 RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
             )
         )
-        return rows.all()
+        return [_token(row) for row in rows]
 
 
 class LoginThrottleRepository:
@@ -93,11 +132,20 @@ class LoginThrottleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, key: str) -> AuthThrottle | None:
-        return await self._session.scalar(
+    async def get(self, key: str) -> ThrottleRecord | None:
+        row = await self._session.scalar(
             select(AuthThrottle)
             .where(AuthThrottle.key == key)
             .execution_options(populate_existing=True)
+        )
+        if row is None:
+            return None
+        return ThrottleRecord(
+            key=row.key,
+            hits=row.hits,
+            window_started_at=row.window_started_at,
+            locked_until=row.locked_until,
+            expires_at=row.expires_at,
         )
 
     async def reserve(

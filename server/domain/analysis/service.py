@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.db.database import Database
-from server.db.models import Question, QuestionAttempt
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
 from server.domain.analysis.scoring import combine
 from server.domain.analysis.types import AnswerAnalysis, ContentAnalyser, QuestionContext
 from server.domain.interviews import ProfileLookup
+from server.domain.records import AttemptRecord, QuestionRecord
 from server.domain.transcriptions import stored_transcription
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.repositories.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class AnalysisService:
         return StoredReport(report, updated_at)
 
     async def _analyse_and_store(
-        self, user_id: int, attempt: QuestionAttempt, question: Question
+        self, user_id: int, attempt: AttemptRecord, question: QuestionRecord
     ) -> StoredAnalysis:
         profile = await self._profiles(user_id)
         transcription = stored_transcription(attempt, question)
@@ -127,23 +127,23 @@ class AnalysisService:
         return StoredAnalysis(AnswerAnalysis.from_json(row.payload), row.created_at)
 
 
-def _latest_attempts(attempts: Sequence[QuestionAttempt]) -> dict[int, QuestionAttempt]:
-    latest: dict[int, QuestionAttempt] = {}
+def _latest_attempts(attempts: Sequence[AttemptRecord]) -> dict[int, AttemptRecord]:
+    latest: dict[int, AttemptRecord] = {}
     for attempt in attempts:  # in id order, so the last one wins
         latest[attempt.question_id] = attempt
     return latest
 
 
-def _fingerprint(attempts: Sequence[QuestionAttempt]) -> str:
+def _fingerprint(attempts: Sequence[AttemptRecord]) -> str:
     """Changes when a question gets a new attempt or an attempt gets its transcript."""
     state = [(a.question_id, a.id, a.transcribed_at is not None) for a in attempts]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()
 
 
 def _question_report(
-    question: Question,
-    latest: QuestionAttempt | None,
-    attempts: Sequence[QuestionAttempt],
+    question: QuestionRecord,
+    latest: AttemptRecord | None,
+    attempts: Sequence[AttemptRecord],
     analyses: dict[int, AnswerAnalysis],
 ) -> QuestionReport:
     analysis = analyses.get(latest.id) if latest else None

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from server.clock import utcnow
 from server.config import Settings
-from server.db.database import Database
-from server.db.models import Resume
-from server.db.types import utcnow
 from server.domain.candidate import CandidateProfile
+from server.domain.records import ResumeRecord
 from server.domain.resume.documents import (
     DocumentLimits,
     DocumentReader,
@@ -33,9 +32,10 @@ from server.domain.resume.skills import (
     SkillExtractor,
 )
 from server.domain.resume.taxonomy import Taxonomy, default_taxonomy
+from server.domain.resume.types import ResumeFields
 from server.engines.llm_types import JsonChat
 from server.errors import NotFound
-from server.repositories.resumes import ResumeFields
+from server.repositories.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class ResumeService:
             await closer.close()
 
 
-def _view(row: Resume) -> ResumeView:
+def _view(row: ResumeRecord) -> ResumeView:
     return ResumeView(
         filename=row.filename,
         content_type=row.content_type,

@@ -1,4 +1,11 @@
-"""Transactions and the repositories that work inside them."""
+"""The persistence facade: transactions and the repositories that work inside them.
+
+The domain opens a `Database.transaction()` and calls the repositories of the
+`UnitOfWork` it yields, and gets records and domain errors back, never a row or a
+driver error (`UnitOfWork.session` is there for tests, not for the domain). This
+is the one module of `server.repositories` the domain may import (see the
+import-linter contracts in pyproject.toml).
+"""
 
 from __future__ import annotations
 
