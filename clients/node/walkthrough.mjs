@@ -27,6 +27,15 @@ const SERVICES = [
   "samvaad/v1/transcription.proto",
 ];
 const CHUNK_BYTES = 64 * 1024;
+// The MIME type to declare, by file extension (the server checks it against the bytes).
+const MIME_TYPES = {
+  ".wav": "audio/wav",
+  ".mp3": "audio/mpeg",
+  ".m4a": "audio/mp4",
+  ".flac": "audio/flac",
+  ".ogg": "audio/ogg",
+  ".webm": "audio/webm",
+};
 const DEADLINE_MS = 60_000;
 
 const RESUME = `Asha Rao - Backend Engineer
@@ -114,12 +123,15 @@ async function transcribeAnswer(transcription, metadata, attemptId, audioPath) {
   const stream = transcription.TranscribeAnswer(metadata, deadline(), (error, response) =>
     error ? rejectReply(error) : resolveReply(response),
   );
+  // The server may refuse the stream while chunks are still being read: keep that
+  // rejection for the `await reply` below instead of an unhandled-rejection crash.
+  reply.catch(() => {});
   stream.write({
     config: {
       question_attempt_id: attemptId,
       language: "en",
       filename: path.basename(audioPath),
-      mime_type: "audio/wav",
+      mime_type: MIME_TYPES[path.extname(audioPath).toLowerCase()] ?? "",
       request_id: randomUUID(),
     },
   });
@@ -225,6 +237,7 @@ async function main() {
 
 main().catch((error) => {
   // A failed step: say which status the server gave, with its details, and exit non-zero.
-  console.error(error.code !== undefined ? `${grpc.status[error.code]}: ${error.details}` : error);
+  const isGrpc = typeof error?.code === "number" && "details" in error;
+  console.error(isGrpc ? `${grpc.status[error.code]}: ${error.details}` : error);
   process.exit(1);
 });
