@@ -104,12 +104,13 @@ def node_client() -> Path:
         pytest.skip("node and npm are not installed: the Node.js client test needs Node 18+")
     lock = NODE_CLIENT / "package-lock.json"
     if not NODE_STAMP.exists() or NODE_STAMP.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
+        installed = subprocess.run(
             [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
             cwd=NODE_CLIENT,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        assert installed.returncode == 0, f"npm ci in clients/node failed:\n{installed.stderr}"
         NODE_STAMP.touch()
     return Path(node)
 
