@@ -9,11 +9,11 @@ in protos/google/rpc. These tests read its JSON lines.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -83,11 +83,10 @@ def test_vendored_google_rpc_protos_are_the_ones_python_decodes_with(name: str) 
 def test_python_is_not_generated_for_the_vendored_protos() -> None:
     # Python uses googleapis-common-protos' google.rpc; a generated second copy of the
     # same descriptors would clash in one process.
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import gen_protos
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location("gen_protos", ROOT / "scripts" / "gen_protos.py")
+    assert spec is not None and spec.loader is not None
+    gen_protos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_protos)
     files = [p.relative_to(gen_protos.PROTO_ROOT).parts[0] for p in gen_protos.proto_files()]
     assert files and set(files) == {"samvaad"}
     assert not (ROOT / "generated" / "google").exists()
