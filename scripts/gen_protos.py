@@ -4,6 +4,10 @@
 temporary folder and compares. protoc emits absolute imports such as
 `from samvaad.v1 import auth_pb2`, which only work with `generated/` itself on
 sys.path, so they are rewritten to `from generated.samvaad.v1 import ...`.
+
+protos/google/ (vendored google.rpc status and error details, for clients in other
+languages) is not generated: Python uses googleapis-common-protos' `google.rpc`, and a
+second copy of the same descriptors in one process would clash.
 """
 
 from __future__ import annotations
@@ -22,8 +26,17 @@ PACKAGE = "generated"
 _IMPORT = re.compile(r"^(from|import) samvaad\.", re.MULTILINE)
 
 
+# Folders of protos/ that other packages generate for Python.
+VENDORED = {"google"}
+
+
 def proto_files() -> list[Path]:
-    return sorted(PROTO_ROOT.rglob("*.proto"))
+    """Samvaad's own protos: everything but the vendored folders."""
+    return sorted(
+        path
+        for path in PROTO_ROOT.rglob("*.proto")
+        if path.relative_to(PROTO_ROOT).parts[0] not in VENDORED
+    )
 
 
 def generate(out_dir: Path) -> None:
