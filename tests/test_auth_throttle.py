@@ -23,8 +23,9 @@ from generated.samvaad.v1 import auth_pb2
 from server.api.auth_servicer import client_address, peer_address
 from server.db.engine import create_engine
 from server.db.models import AuthThrottle
-from server.domain.auth import PURGE_BATCH, AuthService, address_bucket
+from server.domain.auth import AuthService
 from server.domain.passwords import PasswordHasher
+from server.domain.throttles import PURGE_BATCH, address_bucket
 from server.domain.tokens import AccessTokenCodec
 from server.errors import ResourceExhausted, Unauthenticated
 from server.repositories.unit_of_work import Database

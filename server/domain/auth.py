@@ -1,17 +1,8 @@
 """Accounts, sign-in and token rotation. Knows nothing of gRPC.
 
-Throttles (docs/api.md, "Throttles"): every password check is paid for first with
-a reservation in the database, one conditional UPDATE per budget, so no amount
-of concurrency, in one process or many, gets more checks than the budgets allow:
-
-- per account, `max_failures` checks per window, then a lockout. A stranger's
-  failures lock the account only for addresses that have not signed in to it
-  before; an address the account signed in from (within the refresh-token
-  lifetime) has its own budget of the same size, so the owner is not kept out.
-- per client address and overall, budgets of failed sign-ins and of registrations.
-
-A success gives back its own reservation of the address and overall budgets
-(only failures count there) and clears the account budget it used.
+Every password check is paid for first with a reservation in the database (see
+`server/domain/throttles.py` and docs/api.md, "Throttles"), so no concurrency, in
+one process or many, gets more checks than the budgets allow.
 """
 
 from __future__ import annotations
@@ -19,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
@@ -28,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from server.clock import utcnow
 from server.domain.passwords import PasswordHasher
-from server.domain.records import ThrottleRecord, UserRecord
+from server.domain.records import UserRecord
+from server.domain.throttles import Throttles, address_bucket
 from server.domain.tokens import (
     AccessTokenCodec,
     hash_refresh_token,
@@ -49,7 +40,6 @@ from server.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
     Unauthenticated,
 )
 from server.repositories.unit_of_work import Database, UnitOfWork
@@ -61,8 +51,6 @@ log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "the email or password is incorrect"
 # Expired throttle rows deleted per write: the table stays bounded by live budgets.
-PURGE_BATCH = 50
-MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -121,33 +109,6 @@ class AuthPolicy:
         )
 
 
-@dataclass(frozen=True)
-class _Budget:
-    key: str
-    limit: int
-    window: timedelta
-    lockout: timedelta | None
-    reason: str
-    message: str
-
-
-def address_bucket(peer: str) -> str:
-    """The throttles' notion of one client: an IPv4 address, or an IPv6 /64.
-
-    An IPv6 user is usually given a whole /64, so single IPv6 addresses are free
-    to an attacker. Anything that is not an IP address shares one bucket.
-    """
-    try:
-        address = ipaddress.ip_address(peer.strip().strip("[]"))
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
 class AuthService:
     def __init__(
         self,
@@ -162,7 +123,7 @@ class AuthService:
         self._access = access_tokens
         self._policy = policy
         self._refresh_ttl = policy.refresh_ttl
-        self._throttle_key = hmac.new(secret, b"samvaad auth throttle v1", hashlib.sha256).digest()
+        self._throttles = Throttles(database, secret, policy)
         self._successor_key = hmac.new(
             secret, b"samvaad refresh successor v1", hashlib.sha256
         ).digest()
@@ -190,9 +151,9 @@ class AuthService:
     ) -> tuple[UserProfile, TokenPair]:
         clean_email, clean_password, clean_name = check_registration(email, password, name)
         address = address_bucket(peer)
-        await self._reserve(self._registration_budgets(address))
+        await self._throttles.reserve(self._throttles.registration_budgets(address))
         async with self._db.transaction() as uow:
-            await uow.login_throttles.purge_expired(utcnow(), PURGE_BATCH)
+            await self._throttles.purge_expired(uow, utcnow())
             if await uow.users.get_by_email(clean_email) is not None:
                 raise _email_taken()
         # Hash outside any transaction: it takes tens of milliseconds.
@@ -200,7 +161,7 @@ class AuthService:
         try:
             async with self._db.transaction() as uow:
                 user = await uow.users.add(clean_email, clean_name, password_hash)
-                await self._trust(uow, clean_email, address)
+                await self._throttles.trust(uow, clean_email, address)
                 tokens = await self._issue(uow, user.id, family_id=None)
                 profile = await _profile(uow, user)
         except Conflict:
@@ -222,17 +183,15 @@ class AuthService:
         address = address_bucket(peer)
         now = utcnow()
         async with self._db.transaction() as uow:
-            # Bounded, and never waits (SKIP LOCKED): this transaction takes no other lock.
-            await uow.login_throttles.purge_expired(now, PURGE_BATCH)
-            trusted_until = await uow.login_throttles.marked_until(
-                self._key("trusted", clean_email, address), now
-            )
+            # Bounded, and never waits: this transaction takes no other lock.
+            await self._throttles.purge_expired(uow, now)
+            trusted_until = await self._throttles.trusted_until(uow, clean_email, address, now)
             user = await uow.users.get_by_email(clean_email)
             old_form = legacy_email(email)
             if user is None and old_form is not None and old_form != clean_email:
                 user = await uow.users.get_by_email(old_form)
         stored_hash = user.password_hash if user else None
-        budgets = self._login_budgets(clean_email, address, trusted_until is not None)
+        budgets = self._throttles.login_budgets(clean_email, address, trusted_until is not None)
         # Every check is paid for before it runs: the legacy fallback (a hash made
         # before passwords were prepared) costs a second unit, never a free guess.
         candidates = _password_candidates(password)
@@ -240,7 +199,7 @@ class AuthService:
         matched: str | None = None
         attempts: list[str | None] = [*candidates] if candidates else [None]
         for candidate in attempts:
-            await self._reserve(budgets)
+            await self._throttles.reserve(budgets)
             checks += 1
             if candidate is not None and await self._hasher.verify(stored_hash, candidate):
                 matched = candidate
@@ -252,15 +211,9 @@ class AuthService:
         if prepared != matched or self._hasher.needs_rehash(stored_hash or ""):
             new_hash = await self._hasher.hash(prepared or matched)
         async with self._db.transaction() as uow:
-            # In key order, as reservations lock them, so no two calls wait on each other.
-            for budget in sorted(budgets, key=lambda b: b.key):
-                if budget.lockout is not None:
-                    await uow.login_throttles.reset(budget.key, now)
-                else:
-                    for _ in range(checks):
-                        await uow.login_throttles.release(budget.key)
+            await self._throttles.settle_success(uow, budgets, checks, now)
             if trusted_until is None or trusted_until - now < self._refresh_ttl / 2:
-                await self._trust(uow, clean_email, address)
+                await self._throttles.trust(uow, clean_email, address)
             if new_hash is not None:
                 await uow.users.set_password_hash(user.id, new_hash)
             tokens = await self._issue(uow, user.id, family_id=None)
@@ -346,94 +299,6 @@ class AuthService:
                 raise Unauthenticated("the account no longer exists", reason="USER_NOT_FOUND")
         return user_id
 
-    # --- throttles -----------------------------------------------------------
-
-    def _key(self, *parts: str) -> str:
-        """A fixed-size key that names no email: HMAC-SHA256 of the scope and subject."""
-        message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
-        return hmac.new(self._throttle_key, message, hashlib.sha256).hexdigest()
-
-    def _login_budgets(self, email: str, address: str, trusted: bool) -> list[_Budget]:
-        policy = self._policy.login
-        account_key = (
-            self._key("login-account-address", email, address)
-            if trusted
-            else self._key("login-account", email)
-        )
-        budgets = [
-            _Budget(
-                account_key,
-                policy.max_failures,
-                policy.window,
-                policy.lockout,
-                "LOGIN_THROTTLED",
-                "too many failed sign-in attempts for this account",
-            ),
-            _Budget(
-                self._key("login-address", address),
-                self._policy.login_address_max_failures,
-                policy.window,
-                None,
-                "LOGIN_RATE_LIMITED",
-                "too many failed sign-in attempts from this address",
-            ),
-            _Budget(
-                self._key("login-global"),
-                self._policy.login_global_max_failures_per_minute,
-                MINUTE,
-                None,
-                "LOGIN_RATE_LIMITED",
-                "too many failed sign-in attempts on this service right now",
-            ),
-        ]
-        return [budget for budget in budgets if budget.limit > 0]
-
-    def _registration_budgets(self, address: str) -> list[_Budget]:
-        budgets = [
-            _Budget(
-                self._key("register-address", address),
-                self._policy.register_max_per_address,
-                self._policy.register_address_window,
-                None,
-                "REGISTRATION_RATE_LIMITED",
-                "too many registrations from this address",
-            ),
-            _Budget(
-                self._key("register-global"),
-                self._policy.register_global_max_per_minute,
-                MINUTE,
-                None,
-                "REGISTRATION_RATE_LIMITED",
-                "too many registrations on this service right now",
-            ),
-        ]
-        return [budget for budget in budgets if budget.limit > 0]
-
-    async def _reserve(self, budgets: list[_Budget]) -> None:
-        """One unit of every budget, all or none; ResourceExhausted when one is used up."""
-        now = utcnow()
-        async with self._db.transaction() as uow:
-            for budget in sorted(budgets, key=lambda b: b.key):
-                reserved = await uow.login_throttles.reserve(
-                    budget.key,
-                    now,
-                    limit=budget.limit,
-                    window=budget.window,
-                    lockout=budget.lockout,
-                )
-                if not reserved:
-                    row = await uow.login_throttles.get(budget.key)
-                    # Raising rolls back the units already taken in this transaction.
-                    remaining = _retry_after(row, budget.window, now)
-                    raise _throttled(budget, min(remaining, budget.lockout or budget.window))
-
-    async def _trust(self, uow: UnitOfWork, email: str, address: str) -> None:
-        """Remember that `address` signed in to `email`: a stranger's lockout spares it."""
-        now = utcnow()
-        await uow.login_throttles.mark(
-            self._key("trusted", email, address), now, now + self._refresh_ttl
-        )
-
     # --- tokens --------------------------------------------------------------
 
     def _pair(self, user_id: int, refresh: str, refresh_expires_at: datetime) -> TokenPair:
@@ -474,14 +339,6 @@ def _password_candidates(password: str) -> list[str]:
     ]
 
 
-def _retry_after(row: ThrottleRecord | None, window: timedelta, now: datetime) -> timedelta:
-    if row is None:
-        return timedelta(seconds=1)
-    if row.locked_until is not None and row.locked_until > now:
-        return row.locked_until - now
-    return row.window_started_at + window - now
-
-
 async def _profile(uow: UnitOfWork, user: UserRecord) -> UserProfile:
     return UserProfile(
         id=user.id,
@@ -504,12 +361,3 @@ def _require_login_fields(email: str, password: str) -> None:
 
 def _email_taken() -> AlreadyExists:
     return AlreadyExists("an account with this email already exists", reason="EMAIL_TAKEN")
-
-
-def _throttled(budget: _Budget, remaining: timedelta) -> ResourceExhausted:
-    seconds = max(1, int(remaining.total_seconds() + 0.999))
-    return ResourceExhausted(
-        f"{budget.message}; try again in {seconds} s",
-        reason=budget.reason,
-        retry_after_seconds=seconds,
-    )
