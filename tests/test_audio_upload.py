@@ -406,7 +406,7 @@ def test_limits_and_directory_come_from_the_settings(tmp_path: Path) -> None:
     )
     intake = AudioIntake.from_settings(settings)
     try:
-        assert intake.limits == UploadLimits(2048, 4096, 30.0, 5.0)
+        assert intake.limits == UploadLimits(2048, 4096, 30.0, 5.0, 1024, 12_000)
         assert intake.temp_dir == tmp_path / "audio-temp"
         assert intake.temp_dir.is_dir()
     finally:
