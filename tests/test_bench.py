@@ -22,6 +22,10 @@ EXPECTED_FIGURES = [
     "TranscribeAnswer end to end",
     "real-time factor",
     "server RSS peak",
+    "temp disk held by one account",
+    "temp disk held by",
+    "server CPU for",
+    "GetMe p99 while 1-byte-chunk",
 ]
 
 

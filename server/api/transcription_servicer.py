@@ -25,6 +25,8 @@ Context = Any
 DRAIN_MAX_MESSAGES = 1024
 # Refused streams drained at once; beyond this the status is sent straight away.
 MAX_CONCURRENT_DRAINS = 16
+# Refusals of a stream's per-message cost: reading on would cost what they prevent.
+UNDRAINED_REASONS = frozenset({"AUDIO_CHUNK_TOO_SMALL", "AUDIO_TOO_MANY_MESSAGES"})
 
 
 class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer):
@@ -50,7 +52,7 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
         except DomainError as error:
             # Every reservation (stream slot, transcription slot, temp disk) is
             # released by now: the drain holds nothing but this task.
-            if not stream.ended and not isinstance(error, DeadlineExceeded):
+            if _drainable(stream, error):
                 await self._drain(stream)
             raise
         # A message of every word: built off the event loop.
@@ -72,8 +74,7 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
         arrives reports `INTERNAL: Internal error from Core` instead of it
         (grpc/grpc#36066). Reading on until the client half-closes lets it see
         the real status. Bounded in bytes, messages and time, and in how many
-        run at once; the bytes go nowhere. Timeouts are not drained: the client
-        is not sending, or has had its time.
+        run at once; the bytes go nowhere. See `_drainable` for what is not drained.
         """
         limits = self._limits
         if self._draining >= MAX_CONCURRENT_DRAINS or limits.drain_seconds <= 0:
@@ -86,6 +87,19 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
             pass  # out of time, or a malformed message: send the status now
         finally:
             self._draining -= 1
+
+
+def _drainable(stream: _RequestStream, error: DomainError) -> bool:
+    """Whether a client may still be sending, and reading on is worth it.
+
+    Timeouts are not drained (the client is not sending, or has had its time),
+    nor refusals of tiny or too many messages (draining would cost what they prevent).
+    """
+    return (
+        not stream.ended
+        and not isinstance(error, DeadlineExceeded)
+        and error.reason not in UNDRAINED_REASONS
+    )
 
 
 class _RequestStream:
