@@ -66,12 +66,10 @@ async def measure_hostile_uploads(
     server = start_samvaad(workdir / "hostile", database_url, server_settings)
     try:
         await wait_until_serving(server)
-        budget = int(
-            server_settings.get(
-                "AUDIO_TEMP_BUDGET_BYTES",
-                Settings.model_fields["audio_temp_budget_bytes"].default,
-            )
-        )
+        # A server from before the budget existed is measured against today's default.
+        known = Settings.model_fields.get("audio_temp_budget_bytes")
+        default = known.default if known is not None else 256 * MiB
+        budget = int(server_settings.get("AUDIO_TEMP_BUDGET_BYTES", default))
         await measure(
             "hostile_disk",
             f"Temp disk held by {sizes.streams} hostile streams of "
@@ -176,7 +174,10 @@ async def temp_disk_under_hostile_streams(
     """
     async with grpc.aio.insecure_channel(server.address) as channel:
         one_account = await sign_up(channel)
-        attempts = await open_attempts(channel, one_account, sizes.streams)
+        attempts: list[Any] = []
+        while len(attempts) < sizes.streams:  # at most 20 questions an interview
+            batch = min(20, sizes.streams - len(attempts))
+            attempts += await open_attempts(channel, one_account, batch)
         same = [(tpb.AudioConfig(question_attempt_id=a.id), one_account.metadata) for a in attempts]
         many = []
         for _ in range(sizes.streams):

@@ -62,9 +62,11 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
         self, request: pb.GetTranscriptionRequest, context: Context
     ) -> pb.GetTranscriptionResponse:
         stored = await self._transcriptions.get(current_user_id(), request.question_attempt_id)
-        return pb.GetTranscriptionResponse(
-            question_attempt_id=stored.question_attempt_id,
-            transcription=converters.transcription(stored),
+        return await asyncio.to_thread(
+            lambda: pb.GetTranscriptionResponse(
+                question_attempt_id=stored.question_attempt_id,
+                transcription=converters.transcription(stored),
+            )
         )
 
     async def _drain(self, stream: _RequestStream) -> None:
