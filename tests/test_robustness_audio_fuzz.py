@@ -241,7 +241,7 @@ async def test_random_ogg_page_headers_get_a_deliberate_answer(
 def _mp3_frames() -> list[int]:
     """Offsets of the first frames' headers, after the ID3 tag."""
     at = _id3_tag_size(MP3[:10])
-    offsets = []
+    offsets: list[int] = []
     while len(offsets) < 20 and (length := _mp3_frame_length(MP3[at : at + 4])):
         offsets.append(at)
         at += length

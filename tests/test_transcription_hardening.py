@@ -28,6 +28,7 @@ from generated.samvaad.v1 import transcription_pb2_grpc
 from server.api.transcription_servicer import DRAIN_MAX_MESSAGES
 from server.audio import UPLOAD_PREFIX
 from server.domain import transcriptions as transcriptions_module
+from server.domain.analysis.delivery import analyse_delivery
 from server.domain.transcriptions import AnswerConfig, TranscriptionService
 from server.engines.stt import TranscribedWord, TranscriptionContext, TranscriptResult
 from server.errors import InvalidArgument
@@ -135,7 +136,7 @@ async def whole_file(
 
 
 async def config_then_wait(
-    attempt_id: int, sent: list[int] | None = None, **config: Any
+    attempt_id: int, sent: list[int] | None = None, **config: str
 ) -> AsyncIterator[pb.TranscribeAnswerRequest]:
     """The config, then nothing: whatever the server answers, it decided without audio."""
     yield config_message(attempt_id, **config)
@@ -229,7 +230,7 @@ async def test_control_characters_in_any_config_field_are_refused_before_any_aud
     [attempt_id, *_] = await open_attempts(stubs, account)
     error = await failure(
         stubs.transcription.TranscribeAnswer(
-            config_then_wait(attempt_id, **{field: value}),
+            config_then_wait(attempt_id, None, **{field: value}),
             metadata=account.metadata,
             timeout=CALL_TIMEOUT,
         )
@@ -251,7 +252,7 @@ async def test_overlong_config_fields_are_refused_with_a_short_answer(
     [attempt_id, *_] = await open_attempts(stubs, account)
     error = await failure(
         stubs.transcription.TranscribeAnswer(
-            config_then_wait(attempt_id, **{field: "a" * length}),
+            config_then_wait(attempt_id, None, **{field: "a" * length}),
             metadata=account.metadata,
             timeout=CALL_TIMEOUT,
         )
@@ -297,9 +298,7 @@ def _encode_varint(value: int) -> bytes:
 @pytest.mark.parametrize("field", ["request_id", "language", "filename", "mime_type"])
 def test_the_domain_refuses_lone_surrogates_in_every_field(field: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        transcriptions_module._validate(
-            AnswerConfig(question_attempt_id=1, **{field: "a\ud800b"})  # type: ignore[arg-type]
-        )
+        transcriptions_module._validate(AnswerConfig(question_attempt_id=1, **{field: "a\ud800b"}))
     assert caught.value.violations[0].field == f"config.{field}"
 
 
@@ -755,7 +754,7 @@ async def test_delivery_analysis_and_the_reply_are_built_off_the_event_loop(
 ) -> None:
     [attempt_id, *_] = await open_attempts(stubs, account, 1)
     threads: list[str] = []
-    real = transcriptions_module.analyse_delivery
+    real = analyse_delivery
 
     def recording(*args: Any) -> Any:
         threads.append(threading.current_thread().name)
