@@ -556,7 +556,12 @@ TAIL = pieces(bytes(4 * MiB), 64 * KiB)
 
 
 def refused_case_settings() -> dict[str, Any]:
-    return {"AUDIO_MAX_BYTES": 512 * KiB, "AUDIO_MAX_CHUNK_BYTES": 128 * KiB}
+    # A drain long enough for the whole tail on a busy machine: these clients half-close.
+    return {
+        "AUDIO_MAX_BYTES": 512 * KiB,
+        "AUDIO_MAX_CHUNK_BYTES": 128 * KiB,
+        "AUDIO_DRAIN_SECONDS": 20,
+    }
 
 
 EARLY_REFUSALS = [
