@@ -33,7 +33,15 @@ from server.domain.transcriptions import AnswerConfig, TranscriptionService
 from server.engines.stt import TranscribedWord, TranscriptionContext, TranscriptResult
 from server.errors import InvalidArgument
 from tests.audio_assets import AUDIO
-from tests.conftest import Account, RunningServer, Stubs, register
+from tests.conftest import (
+    Account,
+    RunningServer,
+    Stubs,
+    make_settings,
+    register,
+    start_server,
+    stop_server,
+)
 from tests.helpers import detail, reason, violated_fields
 
 KiB = 1024
@@ -300,6 +308,40 @@ def test_the_domain_refuses_lone_surrogates_in_every_field(field: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         transcriptions_module._validate(AnswerConfig(question_attempt_id=1, **{field: "a\ud800b"}))
     assert caught.value.violations[0].field == f"config.{field}"
+
+
+class EnglishOnlyEngine(StandInEngine):
+    def check_language(self, raw: str) -> str:
+        if raw not in ("", "en"):
+            raise InvalidArgument.for_field(
+                "config.language", "English only", reason="LANGUAGE_UNSUPPORTED"
+            )
+        return "en"
+
+
+async def test_a_language_the_engine_cannot_do_is_refused_before_any_audio(
+    database_url: str, upload_dir: Path
+) -> None:
+    engine = EnglishOnlyEngine()
+    server = await start_server(
+        make_settings(database_url, AUDIO_TEMP_DIR=str(upload_dir), AUDIO_DRAIN_SECONDS=1),
+        stt_engine=engine,
+    )
+    try:
+        account = await register(server.stubs)
+        [attempt_id, *_] = await open_attempts(server.stubs, account)
+        error = await failure(
+            server.stubs.transcription.TranscribeAnswer(
+                config_then_wait(attempt_id, None, language="hi"),
+                metadata=account.metadata,
+                timeout=CALL_TIMEOUT,
+            )
+        )
+    finally:
+        await stop_server(server)
+    assert error.code() == INVALID, f"{error.code()}: {error.details()}"
+    assert reason(error) == "LANGUAGE_UNSUPPORTED"
+    assert engine.calls == 0
 
 
 # --- a WAV no decoder reads (4b) -------------------------------------------------------------

@@ -170,6 +170,10 @@ class TranscriptionService:
         attempt, too many streams, no room) comes before `chunks` is read.
         """
         _validate(config)
+        # An engine that knows its languages says so now, not after the upload.
+        check_language = getattr(self._engine, "check_language", None)
+        if check_language is not None:
+            check_language(config.language)
         with self.admission.stream(user_id):
             stored = await self.check_config(user_id, config)
             if stored is None:
