@@ -190,7 +190,9 @@ class Settings(BaseSettings):
     # 0: the machine's cores shared among the workers.
     whisper_cpu_threads: int = Field(0, ge=0, le=64, validation_alias="WHISPER_CPU_THREADS")
     whisper_beam_size: int = Field(5, ge=1, le=10, validation_alias="WHISPER_BEAM_SIZE")
-    # Transcriptions running or waiting; beyond this a new one is refused (retry later).
+    # Answers admitted at once: from the moment a stream's config is accepted until its
+    # transcript is stored (uploading, checking, transcribing or waiting for the engine).
+    # Beyond this a new stream is refused at its config, before any audio is sent.
     transcription_max_pending: int = Field(
         8, ge=1, le=1000, validation_alias="TRANSCRIPTION_MAX_PENDING"
     )
@@ -208,6 +210,32 @@ class Settings(BaseSettings):
     )
     # Where uploads are assembled; empty: the system's temporary directory.
     audio_temp_dir: Path | None = Field(None, validation_alias="AUDIO_TEMP_DIR")
+    # --- limits on what one stream and one account may hold (per server process) ---
+    # TranscribeAnswer streams one user may have open at once.
+    audio_max_streams_per_user: int = Field(
+        2, ge=1, le=1000, validation_alias="AUDIO_MAX_STREAMS_PER_USER"
+    )
+    # Wall time from a stream's start to its last audio byte; above 10 minutes of audio
+    # streamed live at real-time pace.
+    audio_max_stream_seconds: float = Field(
+        900.0, gt=0, validation_alias="AUDIO_MAX_STREAM_SECONDS"
+    )
+    # Bytes of audio all uploads in this process may hold at once (temp files and buffers).
+    audio_temp_budget_bytes: int = Field(
+        256 * MiB, ge=1024, validation_alias="AUDIO_TEMP_BUDGET_BYTES"
+    )
+    # Every audio_content chunk but the last must hold at least this many bytes
+    # (live PCM at 16 kHz in 100 ms frames is 3,200 bytes); 0 turns the check off.
+    audio_min_chunk_bytes: int = Field(1024, ge=0, validation_alias="AUDIO_MIN_CHUNK_BYTES")
+    # audio_content messages one stream may carry: 20 minutes of 100 ms frames.
+    audio_max_messages_per_stream: int = Field(
+        12_000, ge=1, validation_alias="AUDIO_MAX_MESSAGES_PER_STREAM"
+    )
+    # A stream refused while the client is still sending is read to its end (and
+    # discarded) for at most this many bytes and seconds before the status is sent,
+    # so that clients which cannot take an early status (grpc/grpc#36066) see it.
+    audio_drain_max_bytes: int = Field(32 * MiB, ge=0, validation_alias="AUDIO_DRAIN_MAX_BYTES")
+    audio_drain_seconds: float = Field(5.0, ge=0, le=60, validation_alias="AUDIO_DRAIN_SECONDS")
 
     # --- resumes -------------------------------------------------------------
     # Larger uploads are refused; an upload must fit in one gRPC message.
@@ -271,6 +299,13 @@ class Settings(BaseSettings):
             raise ValueError("TRANSCRIPTION_ENGINE=openai needs OPENAI_API_KEY")
         if self.audio_max_chunk_bytes > self.audio_max_bytes:
             raise ValueError("AUDIO_MAX_CHUNK_BYTES must not exceed AUDIO_MAX_BYTES")
+        if self.audio_min_chunk_bytes > self.audio_max_chunk_bytes:
+            raise ValueError("AUDIO_MIN_CHUNK_BYTES must not exceed AUDIO_MAX_CHUNK_BYTES")
+        if self.audio_temp_budget_bytes < self.audio_max_bytes:
+            raise ValueError(
+                "AUDIO_TEMP_BUDGET_BYTES must be at least AUDIO_MAX_BYTES, "
+                "or no upload of the maximum size could ever be received"
+            )
         if self.audio_max_chunk_bytes >= self.max_receive_message_bytes:
             raise ValueError(
                 "AUDIO_MAX_CHUNK_BYTES must be below GRPC_MAX_RECEIVE_MESSAGE_BYTES, "

@@ -406,7 +406,7 @@ def test_limits_and_directory_come_from_the_settings(tmp_path: Path) -> None:
     )
     intake = AudioIntake.from_settings(settings)
     try:
-        assert intake.limits == UploadLimits(2048, 4096, 30.0, 5.0)
+        assert intake.limits == UploadLimits(2048, 4096, 30.0, 5.0, 1024, 12_000)
         assert intake.temp_dir == tmp_path / "audio-temp"
         assert intake.temp_dir.is_dir()
     finally:
@@ -418,3 +418,69 @@ def test_default_limits_match_the_issue() -> None:
     assert limits.max_total_bytes == 25 * MiB
     assert limits.max_duration_seconds == 600
     assert limits.max_chunk_bytes == MiB
+
+
+async def test_with_idle_timeout_caps_the_total_time_too() -> None:
+    received = 0
+
+    async def trickle() -> AsyncIterator[int]:
+        for number in range(10_000):
+            await asyncio.sleep(0.01)
+            yield number
+
+    async def consume() -> None:
+        nonlocal received
+        async for _ in with_idle_timeout(trickle(), 5.0, total_seconds=0.2):
+            received += 1
+
+    with pytest.raises(DeadlineExceeded) as caught:
+        await consume()
+    assert caught.value.reason == "AUDIO_STREAM_TIME_LIMIT"
+    assert received < 10_000
+
+
+async def test_the_temp_budget_is_shared_by_uploads_and_given_back(upload_dir: Path) -> None:
+    from server.audio import StreamLimits
+
+    intake = AudioIntake(
+        LIMITS, temp_dir=upload_dir, streams=StreamLimits(temp_budget_bytes=100_000)
+    )
+    data = (AUDIO / "answer.wav").read_bytes()
+    try:
+        async with intake.upload(filename="a.wav") as first:
+            await first.write(data[:60_000])
+            async with intake.upload(filename="b.wav") as second:
+                await second.write(data[:30_000])
+                with pytest.raises(ResourceExhausted) as caught:
+                    await second.write(data[30_000:50_000])
+                assert intake.budget.used_bytes == 90_000
+            assert intake.budget.used_bytes == 60_000
+    finally:
+        intake.close()
+    assert caught.value.reason == "AUDIO_TEMP_BUDGET_EXHAUSTED"
+    assert caught.value.retry_after_seconds
+    assert intake.budget.used_bytes == 0
+    assert intake.budget.peak_bytes == 90_000
+
+
+async def test_a_chunk_under_the_minimum_may_only_be_the_last(upload_dir: Path) -> None:
+    limits = UploadLimits(64 * 1024, 2 * MiB, 60.0, 2.0, min_chunk_bytes=1024, max_messages=250)
+    intake = AudioIntake(limits, temp_dir=upload_dir)
+    data = (AUDIO / "answer.wav").read_bytes()
+    try:
+        async with intake.upload(filename="answer.wav") as upload:
+            audio = await upload.receive(chunks_of(data, 1024))  # the last is 610 bytes
+        assert audio.info.size_bytes == len(data)
+        async with intake.upload(filename="answer.wav") as upload:
+            await upload.write(data[:1024])
+            await upload.write(data[1024:1100])
+            with pytest.raises(InvalidArgument) as short:
+                await upload.write(data[1100:3000])
+        async with intake.upload(filename="answer.wav") as upload:
+            with pytest.raises(ResourceExhausted) as many:
+                await upload.receive(chunks_of(data * 2, 1024))  # 408 chunks
+            assert upload.received_bytes == 250 * 1024
+    finally:
+        intake.close()
+    assert short.value.reason == "AUDIO_CHUNK_TOO_SMALL"
+    assert many.value.reason == "AUDIO_TOO_MANY_MESSAGES"

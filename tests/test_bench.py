@@ -29,6 +29,10 @@ EXPECTED_FIGURES = [
     "server RSS peak",
     "server RSS growth",
     "server RSS growth",
+    "temp disk held by one account",
+    "temp disk held by",
+    "server CPU for",
+    "GetMe p99 while 1-byte-chunk",
 ]
 
 

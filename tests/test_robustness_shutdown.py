@@ -70,6 +70,7 @@ def _spawn(tmp_path: Path, database_url: str, grace_seconds: float) -> ServerPro
         MIGRATE_ON_START="false",  # the fixture database is migrated already
         BACKEND_SERVER_PORT=str(port),
         AUDIO_TEMP_DIR=str(upload_dir),
+        AUDIO_MAX_STREAMS_PER_USER="3",  # the tests hold three uploads of one account
         PASSWORD_HASH_PROFILE="test_only_cheap",
         SERVER_GRACE_PERIOD_SECONDS=str(grace_seconds),
         LOG_FORMAT="json",

@@ -72,6 +72,9 @@ async def via_openai(
     settings = make_settings(
         database_url,
         AUDIO_TEMP_DIR=str(upload_dir),
+        # Every upload at once: the per-account and per-process bounds are not under test.
+        AUDIO_MAX_STREAMS_PER_USER=ATTEMPTS_PER_USER,
+        TRANSCRIPTION_MAX_PENDING=USERS * ATTEMPTS_PER_USER,
         **openai_settings(fake_openai, TRANSCRIPTION_ENGINE="openai", OPENAI_TIMEOUT_SECONDS=10),
     )
     server = await start_server(settings)

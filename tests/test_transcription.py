@@ -324,7 +324,7 @@ async def test_a_contradicting_mime_type_is_invalid(
 
 
 async def test_another_users_attempt_is_not_found_before_any_audio(
-    stubs: Stubs, account: Account, upload_dir: Path
+    running: RunningServer, stubs: Stubs, account: Account, upload_dir: Path
 ) -> None:
     attempt_id = await open_attempt(stubs, account)
     intruder = await register(stubs)
@@ -347,7 +347,10 @@ async def test_another_users_attempt_is_not_found_before_any_audio(
         grpc.StatusCode.NOT_FOUND,
         metadata=intruder.metadata,
     )
-    assert sent < 100, "the server should refuse before reading the audio"
+    # The rest of the stream is read and discarded, so that every client sees the
+    # status (grpc/grpc#36066), but not one byte of it was accepted as audio.
+    assert running.app.audio_intake.budget.peak_bytes == 0, "refused before any audio"
+    assert sent == 100, "the refused stream is drained to its end"
 
 
 async def test_a_completed_interview_takes_no_answers(
@@ -470,7 +473,9 @@ async def test_an_oversized_stream_is_refused_while_it_arrives(
         strict.stubs, account, attempt_id, upload_dir, stream(), grpc.StatusCode.RESOURCE_EXHAUSTED
     )
     assert reason(error) == "AUDIO_TOO_LARGE"
-    assert sent < 600_000, "refused long before the whole file was sent"
+    # Refused with the byte that crossed the limit: the rest was drained, never kept.
+    assert strict.app.audio_intake.budget.peak_bytes <= 200_000
+    assert sent >= 1_000_000, "the refused stream is drained to its end"
 
 
 async def test_an_oversized_chunk_is_refused(strict: RunningServer, upload_dir: Path) -> None:

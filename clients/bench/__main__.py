@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from clients.bench import hardening_resume
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
+from clients.bench.hardening_uploads import measure_hostile_uploads
 from clients.bench.processes import REPO, ServerProcess, start_bare, start_samvaad
 from clients.bench.processes import wait_until_serving as wait_for
 from clients.bench.report import Figure, Report, describe_machine, format_value, markdown, now
@@ -227,7 +228,14 @@ async def run(options: Options) -> Report:
             bare.stop()
 
         # A fresh process, so earlier measurements' high-water marks do not hide growth.
-        fresh = start_samvaad(workdir / "memory", options.database_url, options.server_settings)
+        # One account, every upload at once: the per-account bounds are not measured here.
+        parallel = {
+            "AUDIO_MAX_STREAMS_PER_USER": str(sizes.parallel_uploads),
+            "TRANSCRIPTION_MAX_PENDING": str(max(8, sizes.parallel_uploads)),
+        }
+        fresh = start_samvaad(
+            workdir / "memory", options.database_url, {**parallel, **options.server_settings}
+        )
         try:
             await wait_for(fresh)
             await measure(
@@ -249,6 +257,13 @@ async def run(options: Options) -> Report:
                     server, path, sizes.anonymous_streams
                 ),
             )
+
+        async def measure_one(key: str, title: str, measurement: Measurement) -> None:
+            await measure(report, key, title, measurement)
+
+        await measure_hostile_uploads(
+            measure_one, workdir, options.database_url, options.server_settings, options.quick
+        )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report
 

@@ -8,6 +8,8 @@ from server.audio.upload import (
     AudioIntake,
     AudioUpload,
     ReceivedAudio,
+    StreamLimits,
+    TempBudget,
     UploadLimits,
     with_idle_timeout,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "AudioUpload",
     "ProbeResult",
     "ReceivedAudio",
+    "StreamLimits",
+    "TempBudget",
     "UploadLimits",
     "probe_audio",
     "sniff_format",

@@ -8,6 +8,7 @@ so the duration is the sum of the decoded samples. Decoding is CPU work:
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +28,14 @@ from server.audio.integrity import (
     mp3_has_length_header,
     truncation_problem,
 )
-from server.errors import InvalidArgument, ResourceExhausted
+from server.errors import DomainError, InvalidArgument, ResourceExhausted
 
 # Decoders add or drop a few milliseconds (Opus pre-skip, AAC priming), and
 # some muxers round; a shortfall beyond this means the end is missing.
 TRUNCATION_TOLERANCE_SECONDS = 0.25
 TRUNCATION_TOLERANCE_RATIO = 0.01
 
+log = logging.getLogger(__name__)
 _logging_lock = threading.Lock()
 
 
@@ -48,9 +50,28 @@ class ProbeResult:
 def probe_audio(path: Path, audio_format: AudioFormat, *, max_duration: float) -> ProbeResult:
     """Decode `path` as `audio_format` end to end.
 
-    InvalidArgument when it is corrupt, cut short, empty or not the codec its
-    container should hold; ResourceExhausted as soon as it exceeds `max_duration`.
+    InvalidArgument when it is corrupt, cut short, empty, undecodable or not the
+    codec its container should hold; ResourceExhausted as soon as it exceeds
+    `max_duration`. Never anything else for what a client sent.
     """
+    try:
+        return _probe(path, audio_format, max_duration)
+    except DomainError:
+        raise
+    except Exception as exc:
+        # Hostile headers reach corners of PyAV and of our own header walks that fail
+        # with plain Python errors (a stream without a decoder, a frame with no sample
+        # rate): whatever the cause, these bytes cannot be decoded, and the client
+        # should hear so.
+        log.warning(
+            "audio the decoder could not read",
+            extra={"format": audio_format.value},
+            exc_info=exc,
+        )
+        raise _undecodable(audio_format, f"the decoder failed ({type(exc).__name__})") from None
+
+
+def _probe(path: Path, audio_format: AudioFormat, max_duration: float) -> ProbeResult:
     if problem := truncation_problem(path, audio_format):
         raise _corrupt(f"the audio is truncated: {problem}", reason="AUDIO_TRUNCATED")
     _capture_ffmpeg_errors()
@@ -83,8 +104,13 @@ def _decode(
         if not container.streams.audio:
             raise _corrupt("the file holds no audio stream", reason="AUDIO_EMPTY")
         stream = container.streams.audio[0]
+        context = stream.codec_context
+        # No decoder for what the header names: a WAV format tag FFmpeg does not
+        # know, or a tag it knows with fields no decoder accepts (0 bits per sample).
+        if context is None or context.codec is None:
+            raise _undecodable(audio_format, "no decoder here reads the codec its header names")
         # The codec's canonical name: the decoder's own name may differ (mp3float).
-        codec = stream.codec_context.codec.canonical_name
+        codec = context.codec.canonical_name
         if codec_family(codec) not in spec.codecs:
             raise InvalidArgument.for_field(
                 AUDIO_FIELD,
@@ -95,6 +121,8 @@ def _decode(
         declared = container.duration / av.time_base if container.duration else None
         duration = 0.0
         for frame in container.decode(stream):
+            if frame.sample_rate <= 0:
+                raise _undecodable(audio_format, "a decoded frame has no sample rate")
             duration += frame.samples / frame.sample_rate
             if duration > max_duration:
                 raise ResourceExhausted(
@@ -129,6 +157,15 @@ def _capture_ffmpeg_errors() -> None:
         if level is None or level < av.logging.ERROR:
             av.logging.set_level(av.logging.ERROR)
         av.logging.set_skip_repeated(False)
+
+
+def _undecodable(audio_format: AudioFormat, problem: str) -> InvalidArgument:
+    return InvalidArgument.for_field(
+        AUDIO_FIELD,
+        f"the {audio_format.value.upper()} audio cannot be decoded: {problem}; "
+        f"send {SUPPORTED_FORMATS_TEXT} with an ordinary encoding (e.g. 16-bit PCM WAV)",
+        reason="AUDIO_UNDECODABLE",
+    )
 
 
 def _corrupt(message: str, *, reason: str = "AUDIO_CORRUPT") -> InvalidArgument:

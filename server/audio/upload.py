@@ -61,12 +61,20 @@ WRITE_BATCH_BYTES = 512 * 1024
 PROBE_THREADS = 2
 
 
+# How long a client refused for want of room should wait before trying again.
+RETRY_AFTER_SECONDS = 10.0
+
+
 @dataclass(frozen=True)
 class UploadLimits:
     max_chunk_bytes: int
     max_total_bytes: int
     max_duration_seconds: float
     idle_timeout_seconds: float
+    # Every chunk but the last must be at least this large; 0: no minimum.
+    min_chunk_bytes: int = 0
+    # Chunks (audio_content messages) one upload may take; 0: no bound.
+    max_messages: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadLimits:
@@ -75,7 +83,60 @@ class UploadLimits:
             max_total_bytes=settings.audio_max_bytes,
             max_duration_seconds=settings.audio_max_duration_seconds,
             idle_timeout_seconds=settings.audio_idle_timeout_seconds,
+            min_chunk_bytes=settings.audio_min_chunk_bytes,
+            max_messages=settings.audio_max_messages_per_stream,
         )
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """What one TranscribeAnswer stream and one account may hold, in this process."""
+
+    max_streams_per_user: int = 2
+    max_active: int = 8  # streams admitted at once, from config to stored transcript
+    max_stream_seconds: float = 900.0  # from the stream's start to its last audio byte
+    temp_budget_bytes: int = 0  # bytes all uploads may hold at once; 0: no budget
+    drain_max_bytes: int = 32 * 1024 * 1024
+    drain_seconds: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        return cls(
+            max_streams_per_user=settings.audio_max_streams_per_user,
+            max_active=settings.transcription_max_pending,
+            max_stream_seconds=settings.audio_max_stream_seconds,
+            temp_budget_bytes=settings.audio_temp_budget_bytes,
+            drain_max_bytes=settings.audio_drain_max_bytes,
+            drain_seconds=settings.audio_drain_seconds,
+        )
+
+
+class TempBudget:
+    """Bytes of audio every upload of this process holds (buffered or on disk), bounded.
+
+    An upload reserves each chunk before it is buffered and gives all of it back
+    when its file is removed. Used from the event loop only: a reservation is a
+    check and an increment with no await between them, so two uploads cannot
+    both take the last bytes. Per process: N workers may hold N budgets.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes  # 0: unbounded (still counted)
+        self.used_bytes = 0
+        self.peak_bytes = 0
+
+    def reserve(self, size: int) -> None:
+        if self.limit_bytes and self.used_bytes + size > self.limit_bytes:
+            raise ResourceExhausted(
+                "the server is holding as much uploaded audio as it can; try again shortly",
+                reason="AUDIO_TEMP_BUDGET_EXHAUSTED",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        self.used_bytes += size
+        self.peak_bytes = max(self.peak_bytes, self.used_bytes)
+
+    def release(self, size: int) -> None:
+        self.used_bytes -= size
 
 
 @dataclass(frozen=True)
@@ -104,8 +165,16 @@ class AudioIntake:
     Build one at start-up; `close()` at shutdown.
     """
 
-    def __init__(self, limits: UploadLimits, *, temp_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        limits: UploadLimits,
+        *,
+        temp_dir: Path | None = None,
+        streams: StreamLimits | None = None,
+    ) -> None:
         self.limits = limits
+        self.streams = streams or StreamLimits()
+        self.budget = TempBudget(self.streams.temp_budget_bytes)
         self.temp_dir = Path(temp_dir) if temp_dir else Path(tempfile.gettempdir())
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._write_pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="audio-write")
@@ -113,7 +182,11 @@ class AudioIntake:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AudioIntake:
-        return cls(UploadLimits.from_settings(settings), temp_dir=settings.audio_temp_dir)
+        return cls(
+            UploadLimits.from_settings(settings),
+            temp_dir=settings.audio_temp_dir,
+            streams=StreamLimits.from_settings(settings),
+        )
 
     def upload(self, *, filename: str = "", mime_type: str = "") -> AudioUpload:
         """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives."""
@@ -125,6 +198,7 @@ class AudioIntake:
             claim,
             write_pool=self._write_pool,
             probe_pool=self._probe_pool,
+            budget=self.budget,
         )
 
     def remove_stale_uploads(self, older_than_seconds: float = 3600.0) -> int:
@@ -161,8 +235,13 @@ class AudioUpload:
         *,
         write_pool: ThreadPoolExecutor,
         probe_pool: ThreadPoolExecutor,
+        budget: TempBudget | None = None,
     ) -> None:
         self._limits = limits
+        self._budget = budget or TempBudget(0)
+        self._reserved = 0
+        self._messages = 0
+        self._short_chunk: int | None = None  # size of a chunk under the minimum, if one came
         self._temp_dir = temp_dir
         self._write_pool = write_pool
         self._probe_pool = probe_pool
@@ -200,20 +279,20 @@ class AudioUpload:
     ) -> None:
         self._discard()
 
-    async def receive(self, chunks: AsyncIterable[bytes]) -> ReceivedAudio:
-        """Write every chunk (each within the idle timeout), then `finish()`."""
-        async for chunk in with_idle_timeout(chunks, self._limits.idle_timeout_seconds):
+    async def receive(self, chunks: AsyncIterable[bytes], *, timed: bool = True) -> ReceivedAudio:
+        """Write every chunk, then `finish()`.
+
+        `timed`: each chunk must arrive within the idle timeout. A caller that
+        already times its stream (the servicer) passes False: one timer a message.
+        """
+        source = with_idle_timeout(chunks, self._limits.idle_timeout_seconds) if timed else chunks
+        async for chunk in source:
             await self.write(chunk)
         return await self.finish()
 
     async def write(self, chunk: bytes) -> None:
         file = self._require_open()
-        if len(chunk) > self._limits.max_chunk_bytes:
-            raise ResourceExhausted(
-                f"an audio chunk of {len(chunk)} bytes is over the limit of "
-                f"{self._limits.max_chunk_bytes} bytes per message",
-                reason="AUDIO_CHUNK_TOO_LARGE",
-            )
+        self._check_message(len(chunk))
         if self._size + len(chunk) > self._limits.max_total_bytes:
             raise ResourceExhausted(
                 f"the audio is larger than the limit of {self._limits.max_total_bytes} bytes",
@@ -221,6 +300,8 @@ class AudioUpload:
             )
         if not chunk:
             return
+        self._budget.reserve(len(chunk))
+        self._reserved += len(chunk)
         if self._format is None:
             self._sniff(chunk, final=False)
         self._buffer += chunk
@@ -228,11 +309,43 @@ class AudioUpload:
         if len(self._buffer) >= WRITE_BATCH_BYTES:
             await self._flush(file)
 
+    def _check_message(self, size: int) -> None:
+        """One chunk is one message: its size and the count, checked before anything else.
+
+        Each message costs the server the same whatever it carries, so chunks
+        under the minimum are refused, except the last: a short chunk is only
+        known not to be the last when another one follows it.
+        """
+        limits = self._limits
+        if size > limits.max_chunk_bytes:
+            raise ResourceExhausted(
+                f"an audio chunk of {size} bytes is over the limit of "
+                f"{limits.max_chunk_bytes} bytes per message",
+                reason="AUDIO_CHUNK_TOO_LARGE",
+            )
+        self._messages += 1
+        if limits.max_messages and self._messages > limits.max_messages:
+            raise ResourceExhausted(
+                f"the audio came in more than {limits.max_messages} messages; "
+                f"send it in fewer, larger chunks (at most {limits.max_chunk_bytes} bytes each)",
+                reason="AUDIO_TOO_MANY_MESSAGES",
+            )
+        if self._short_chunk is not None:
+            raise InvalidArgument.for_field(
+                AUDIO_FIELD,
+                f"a chunk of {self._short_chunk} bytes was followed by more audio; every "
+                f"chunk but the last must carry at least {limits.min_chunk_bytes} bytes",
+                reason="AUDIO_CHUNK_TOO_SMALL",
+            )
+        if size < limits.min_chunk_bytes:
+            self._short_chunk = size
+
     async def _flush(self, file: IO[bytes]) -> None:
         """Hand the buffered bytes to a writer thread: one hop per batch, not per chunk."""
         if not self._buffer:
             return
-        batch, self._buffer = bytes(self._buffer), bytearray()
+        # The buffer itself goes to the thread: no copy of the batch on the event loop.
+        batch, self._buffer = self._buffer, bytearray()
         self._pending_write = self._write_pool.submit(file.write, batch)
         try:
             await asyncio.wrap_future(self._pending_write)
@@ -305,6 +418,8 @@ class AudioUpload:
         """
         if self._path is not None:
             self._path.unlink(missing_ok=True)
+        self._budget.release(self._reserved)
+        self._reserved = 0
         file, self._file = self._file, None
         if file is None:
             return
@@ -315,20 +430,33 @@ class AudioUpload:
             _close_quietly(file)
 
 
-async def with_idle_timeout(source: AsyncIterable[T], seconds: float) -> AsyncIterator[T]:
-    """Items of `source`, each of which must arrive within `seconds` of the previous one.
+async def with_idle_timeout(
+    source: AsyncIterable[T], seconds: float, *, total_seconds: float | None = None
+) -> AsyncIterator[T]:
+    """Items of `source`, each of which must arrive within `seconds` of the previous one,
+    and (with `total_seconds`) all of them within `total_seconds` of the first request.
 
-    DeadlineExceeded otherwise: a client that stops sending mid-upload must
-    not hold a temporary file and a server task forever.
+    DeadlineExceeded otherwise: a client that stops sending mid-upload, or one
+    that trickles a byte now and then, must not hold a temporary file and a
+    server task forever.
     """
     iterator = aiter(source)
+    loop = asyncio.get_running_loop()
+    deadline = None if total_seconds is None else loop.time() + total_seconds
     while True:
+        wait = seconds if deadline is None else min(seconds, deadline - loop.time())
         try:
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(max(wait, 0.0)):
                 item = await anext(iterator)
         except StopAsyncIteration:
             return
         except TimeoutError:
+            if wait < seconds:
+                raise DeadlineExceeded(
+                    f"the stream took longer than the limit of {total_seconds:g} seconds "
+                    "from its start to its last audio byte; the upload was abandoned",
+                    reason="AUDIO_STREAM_TIME_LIMIT",
+                ) from None
             raise DeadlineExceeded(
                 f"no audio arrived for {seconds:g} seconds; the upload was abandoned",
                 reason="AUDIO_IDLE_TIMEOUT",

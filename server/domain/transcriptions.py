@@ -6,13 +6,18 @@ iterator of audio chunks.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable
+import unicodedata
+from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from server.audio import AudioIntake
+from server.audio.formats import parse_mime_type
+from server.audio.upload import RETRY_AFTER_SECONDS
 from server.clock import utcnow
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import DeliveryMetrics, Word
@@ -26,12 +31,18 @@ from server.engines.stt import (
     TranscriptResult,
     normalise_language,
 )
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from server.repositories.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_ID_CHARS = 128
+# Bounds on the other config strings: far above any real value, and small enough
+# to quote back in an error. A longer filename is refused, not cut: it is a path
+# from a buggy client, or abuse.
+MAX_LANGUAGE_CHARS = 35
+MAX_FILENAME_INPUT_CHARS = 1024
+MAX_MIME_TYPE_CHARS = 255
 # The strongest skills are enough context; a long prompt only costs time.
 CONTEXT_SKILLS = 12
 
@@ -69,6 +80,65 @@ class StoredTranscription:
         return analyse_delivery(words, self.audio.duration)
 
 
+class StreamAdmission:
+    """Who may open a stream, decided when its config arrives, before any audio is sent.
+
+    Two counts, both held for as long as the stream lives: streams per user,
+    and streams admitted at all (from the accepted config until the transcript
+    is stored, so the upload, the checks and the engine's queue are covered).
+    Used from the event loop only: each check and increment has no await
+    between them, so it is atomic. Per process: the counts are not shared
+    between workers (a later change moves them to shared storage).
+    """
+
+    def __init__(self, max_streams_per_user: int, max_active: int) -> None:
+        self.max_streams_per_user = max_streams_per_user
+        self.max_active = max_active
+        self._streams: dict[int, int] = {}
+        self._active = 0
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    def streams_of(self, user_id: int) -> int:
+        return self._streams.get(user_id, 0)
+
+    @contextlib.contextmanager
+    def stream(self, user_id: int) -> Iterator[None]:
+        held = self._streams.get(user_id, 0)
+        if held >= self.max_streams_per_user:
+            raise ResourceExhausted(
+                f"you already have {held} answers uploading; at most "
+                f"{self.max_streams_per_user} may be sent at once: finish or cancel one first",
+                reason="TOO_MANY_AUDIO_STREAMS",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        self._streams[user_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._streams[user_id] - 1
+            if left:
+                self._streams[user_id] = left
+            else:
+                del self._streams[user_id]
+
+    @contextlib.contextmanager
+    def transcription(self) -> Iterator[None]:
+        if self._active >= self.max_active:
+            raise ResourceExhausted(
+                "too many answers are being transcribed; try again shortly",
+                reason="TRANSCRIPTION_BUSY",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+
+
 class TranscriptionService:
     def __init__(
         self,
@@ -81,6 +151,38 @@ class TranscriptionService:
         self._intake = intake
         self._engine = engine
         self._profiles = profiles
+        limits = intake.streams
+        self.admission = StreamAdmission(limits.max_streams_per_user, limits.max_active)
+
+    @property
+    def intake(self) -> AudioIntake:
+        return self._intake
+
+    def validate(self, config: AnswerConfig) -> None:
+        """Every config field, checked the moment the config arrives. No I/O."""
+        _validate(config)
+
+    async def answer(
+        self, user_id: int, config: AnswerConfig, chunks: AsyncIterable[bytes]
+    ) -> tuple[StoredTranscription, DeliveryMetrics]:
+        """The whole call: config checks and admission before any audio, then the rest.
+
+        Every refusal that needs no audio (a bad field, a foreign or closed
+        attempt, too many streams, no room) comes before `chunks` is read.
+        """
+        _validate(config)
+        # An engine that knows its languages says so now, not after the upload.
+        check_language = getattr(self._engine, "check_language", None)
+        if check_language is not None:
+            check_language(config.language)
+        with self.admission.stream(user_id):
+            stored = await self.check_config(user_id, config)
+            if stored is None:
+                with self.admission.transcription():
+                    stored = await self.transcribe(user_id, config, chunks, timed=False)
+        # Pace, pauses and fillers: a pass over every word, so not on the event loop.
+        delivery = await asyncio.to_thread(lambda: stored.delivery)
+        return stored, delivery
 
     async def check_config(self, user_id: int, config: AnswerConfig) -> StoredTranscription | None:
         """Before any audio is accepted: the attempt must be the caller's and open.
@@ -96,9 +198,17 @@ class TranscriptionService:
             return _existing_or_refuse(attempt, question, config.request_id)
 
     async def transcribe(
-        self, user_id: int, config: AnswerConfig, chunks: AsyncIterable[bytes]
+        self,
+        user_id: int,
+        config: AnswerConfig,
+        chunks: AsyncIterable[bytes],
+        *,
+        timed: bool = True,
     ) -> StoredTranscription:
-        """Receive the audio, transcribe it, store it. `check_config` must have passed."""
+        """Receive the audio, transcribe it, store it. `check_config` must have passed.
+
+        `timed`: apply the idle timeout to `chunks` (False when the caller does).
+        """
         language = normalise_language(config.language)
         async with self._db.transaction() as uow:
             _, question = await _open_attempt(uow, user_id, config.question_attempt_id)
@@ -109,7 +219,7 @@ class TranscriptionService:
         async with self._intake.upload(
             filename=config.filename, mime_type=config.mime_type
         ) as upload:
-            received = await upload.receive(chunks)
+            received = await upload.receive(chunks, timed=timed)
             started = time.perf_counter()
             transcript = await self._engine.transcribe(
                 received.path, language=language, context=context
@@ -184,13 +294,42 @@ class TranscriptionService:
 
 
 def _validate(config: AnswerConfig) -> None:
+    """Every field of the config, before any I/O: the same answer on every database."""
     if config.question_attempt_id <= 0:
         raise _bad_attempt_id("config.question_attempt_id")
-    if len(config.request_id) > MAX_REQUEST_ID_CHARS:
-        raise InvalidArgument.for_field(
-            "config.request_id", f"request_id must be at most {MAX_REQUEST_ID_CHARS} characters"
-        )
+    # An idempotency key is stored and compared: printable characters only.
+    _check_text("request_id", config.request_id, MAX_REQUEST_ID_CHARS, _KEY_FORBIDDEN)
+    _check_text("language", config.language, MAX_LANGUAGE_CHARS, _TEXT_FORBIDDEN)
+    # Invisible format characters (bidi marks) occur in real file names: cleaned, not refused.
+    _check_text("filename", config.filename, MAX_FILENAME_INPUT_CHARS, _TEXT_FORBIDDEN)
+    _check_text("mime_type", config.mime_type, MAX_MIME_TYPE_CHARS, _TEXT_FORBIDDEN)
     normalise_language(config.language)
+    parse_mime_type(config.mime_type)
+
+
+# Unicode categories refused: control characters (NUL, ESC, C1 controls) and lone
+# surrogates everywhere; in a key also format, private-use and unassigned characters.
+_TEXT_FORBIDDEN = frozenset({"Cc", "Cs"})
+_KEY_FORBIDDEN = frozenset({"Cc", "Cs", "Cf", "Co", "Cn"})
+
+
+def _check_text(name: str, value: str, max_chars: int, forbidden: frozenset[str]) -> None:
+    field = f"config.{name}"
+    if len(value) > max_chars:
+        raise InvalidArgument.for_field(
+            field,
+            f"{name} must be at most {max_chars} characters, not {len(value)}",
+            reason="CONFIG_FIELD_TOO_LONG",
+        )
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in forbidden:
+            raise InvalidArgument.for_field(
+                field,
+                f"{name} contains the character U+{ord(char):04X} at position {position}; "
+                "control characters, surrogates and (in request_id) invisible characters "
+                "are not accepted",
+                reason="CONFIG_FIELD_INVALID_CHARACTER",
+            )
 
 
 async def _open_attempt(

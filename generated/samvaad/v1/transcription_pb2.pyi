@@ -110,7 +110,10 @@ class AudioConfig(_message.Message):
     mime_type: _builtins.str
     """The recording's MIME type, such as "audio/ogg"; checked against the bytes."""
     request_id: _builtins.str
-    """Idempotency key: a retry with the same key returns the stored result."""
+    """Idempotency key: a retry with the same key returns the stored result.
+    At most 128 printable characters. No string of this message may hold
+    control characters (INVALID_ARGUMENT CONFIG_FIELD_INVALID_CHARACTER).
+    """
     def __init__(
         self,
         *,
@@ -137,7 +140,12 @@ class TranscribeAnswerRequest(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     AUDIO_CONTENT_FIELD_NUMBER: _builtins.int
     audio_content: _builtins.bytes
-    """A chunk of the recording's bytes, in order."""
+    """A chunk of the recording's bytes, in order. Every chunk but the last
+    must hold at least 1,024 bytes (INVALID_ARGUMENT AUDIO_CHUNK_TOO_SMALL)
+    and at most 1 MiB (AUDIO_CHUNK_TOO_LARGE); a stream carries at most
+    12,000 chunks (RESOURCE_EXHAUSTED AUDIO_TOO_MANY_MESSAGES) and 25 MiB.
+    Live PCM fits: 16 kHz 16-bit mono in 100 ms frames is 3,200 bytes a chunk.
+    """
     @_builtins.property
     def config(self) -> Global___AudioConfig:
         """How to read the audio; first message only."""

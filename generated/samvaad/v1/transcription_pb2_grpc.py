@@ -54,6 +54,14 @@ class TranscriptionServiceServicer:
     def TranscribeAnswer(self, request_iterator, context):
         """Streams a recorded answer: one `config` message first, then the audio in
         `audio_content` chunks. Answers once the stream is closed.
+
+        The config is checked, and the stream admitted, before any audio is
+        accepted: at most 2 streams per account and a bounded number per server
+        are open at once (RESOURCE_EXHAUSTED with RetryInfo: TOO_MANY_AUDIO_STREAMS,
+        TRANSCRIPTION_BUSY). A stream may last at most 15 minutes from its start to
+        its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
+        refused while the client is still sending is read to its end (bounded) and
+        discarded before the status is sent. See docs/api.md.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,6 +36,14 @@ class TranscriptionServiceStub:
     TranscribeAnswer: _grpc.StreamUnaryMultiCallable[_transcription_pb2.TranscribeAnswerRequest, _transcription_pb2.TranscribeAnswerResponse]
     """Streams a recorded answer: one `config` message first, then the audio in
     `audio_content` chunks. Answers once the stream is closed.
+
+    The config is checked, and the stream admitted, before any audio is
+    accepted: at most 2 streams per account and a bounded number per server
+    are open at once (RESOURCE_EXHAUSTED with RetryInfo: TOO_MANY_AUDIO_STREAMS,
+    TRANSCRIPTION_BUSY). A stream may last at most 15 minutes from its start to
+    its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
+    refused while the client is still sending is read to its end (bounded) and
+    discarded before the status is sent. See docs/api.md.
     """
     GetTranscription: _grpc.UnaryUnaryMultiCallable[_transcription_pb2.GetTranscriptionRequest, _transcription_pb2.GetTranscriptionResponse]
     """Returns the stored transcription of an attempt."""
@@ -48,6 +56,14 @@ class TranscriptionServiceAsyncStub(TranscriptionServiceStub):
     TranscribeAnswer: _aio.StreamUnaryMultiCallable[_transcription_pb2.TranscribeAnswerRequest, _transcription_pb2.TranscribeAnswerResponse]  # type: ignore[assignment]
     """Streams a recorded answer: one `config` message first, then the audio in
     `audio_content` chunks. Answers once the stream is closed.
+
+    The config is checked, and the stream admitted, before any audio is
+    accepted: at most 2 streams per account and a bounded number per server
+    are open at once (RESOURCE_EXHAUSTED with RetryInfo: TOO_MANY_AUDIO_STREAMS,
+    TRANSCRIPTION_BUSY). A stream may last at most 15 minutes from its start to
+    its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
+    refused while the client is still sending is read to its end (bounded) and
+    discarded before the status is sent. See docs/api.md.
     """
     GetTranscription: _aio.UnaryUnaryMultiCallable[_transcription_pb2.GetTranscriptionRequest, _transcription_pb2.GetTranscriptionResponse]  # type: ignore[assignment]
     """Returns the stored transcription of an attempt."""
@@ -63,6 +79,14 @@ class TranscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_transcription_pb2.TranscribeAnswerResponse, _abc.Awaitable[_transcription_pb2.TranscribeAnswerResponse]]:
         """Streams a recorded answer: one `config` message first, then the audio in
         `audio_content` chunks. Answers once the stream is closed.
+
+        The config is checked, and the stream admitted, before any audio is
+        accepted: at most 2 streams per account and a bounded number per server
+        are open at once (RESOURCE_EXHAUSTED with RetryInfo: TOO_MANY_AUDIO_STREAMS,
+        TRANSCRIPTION_BUSY). A stream may last at most 15 minutes from its start to
+        its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
+        refused while the client is still sending is read to its end (bounded) and
+        discarded before the status is sent. See docs/api.md.
         """
 
     @_abc_1.abstractmethod

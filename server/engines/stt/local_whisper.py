@@ -213,6 +213,15 @@ class LocalWhisperEngine:
             model=self._model_name,
         )
 
+    def check_language(self, raw: str) -> str:
+        """The language as this model will take it, or InvalidArgument: cheap, no I/O.
+
+        Called when a stream's config arrives, so that a language the model cannot
+        do is refused before the audio is uploaded.
+        """
+        whisper = self._whisper
+        return normalise_language(raw) if whisper is None else self._check_language(whisper, raw)
+
     def _check_language(self, whisper: WhisperModel, raw: str) -> str:
         language = normalise_language(raw)
         supported: list[str] = list(whisper.supported_languages)

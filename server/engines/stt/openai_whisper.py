@@ -81,7 +81,8 @@ class OpenAIWhisperEngine:
                 f"the OpenAI transcription service failed: {_describe(exc)}",
                 reason="TRANSCRIPTION_UNAVAILABLE",
             ) from exc
-        return self._result(response, language)
+        # Every word, checked and tidied: not on the event loop.
+        return await asyncio.to_thread(self._result, response, language)
 
     async def close(self) -> None:
         await self._client.close()
