@@ -122,6 +122,25 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class TranscriptRecord:
+    """What one transcribed answer stores on its attempt, all in one statement."""
+
+    request_id: str | None
+    text: str
+    # ((word, start_seconds, end_seconds, probability), ...)
+    words: tuple[tuple[str, float, float, float], ...]
+    language: str
+    engine: str
+    model: str
+    audio_format: str
+    audio_size_bytes: int
+    audio_duration_seconds: float
+    audio_filename: str
+    audio_mime_type: str
+    processing_seconds: float
+
+
+@dataclass(frozen=True)
 class AnalysisRecord:
     question_attempt_id: int
     analyzer: str

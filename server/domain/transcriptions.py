@@ -13,7 +13,6 @@ import time
 import unicodedata
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from server.audio import AudioIntake
 from server.audio.formats import parse_mime_type
@@ -22,8 +21,7 @@ from server.clock import utcnow
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import DeliveryMetrics, Word
 from server.domain.interviews import ProfileLookup
-from server.domain.records import AttemptRecord as QuestionAttempt
-from server.domain.records import QuestionRecord as Question
+from server.domain.records import AttemptRecord, QuestionRecord, TranscriptRecord
 from server.engines.stt import (
     TranscribedWord,
     TranscriptionContext,
@@ -257,27 +255,27 @@ class TranscriptionService:
         audio: StoredAudio,
         processing_seconds: float,
     ) -> StoredTranscription:
-        values: dict[str, Any] = {
-            "request_id": config.request_id or None,
-            "transcript_text": transcript.text,
-            "transcript_words": [[w.word, w.start, w.end, w.probability] for w in transcript.words],
-            "transcript_language": transcript.language,
-            "transcript_engine": transcript.engine,
-            "transcript_model": transcript.model,
-            "audio_format": audio.format,
-            "audio_size_bytes": audio.size_bytes,
-            "audio_duration_seconds": audio.duration,
-            "audio_filename": audio.filename,
-            "audio_mime_type": audio.mime_type,
-            "processing_seconds": processing_seconds,
-        }
+        record = TranscriptRecord(
+            request_id=config.request_id or None,
+            text=transcript.text,
+            words=tuple((w.word, w.start, w.end, w.probability) for w in transcript.words),
+            language=transcript.language,
+            engine=transcript.engine,
+            model=transcript.model,
+            audio_format=audio.format,
+            audio_size_bytes=audio.size_bytes,
+            audio_duration_seconds=audio.duration,
+            audio_filename=audio.filename,
+            audio_mime_type=audio.mime_type,
+            processing_seconds=processing_seconds,
+        )
         async with self._db.transaction() as uow:
             # The interview may have been completed, or another upload may have
             # won, while this one was being transcribed: check again under lock.
             attempt, question = await _open_attempt(
                 uow, user_id, config.question_attempt_id, lock=True
             )
-            if not await uow.transcripts.store(attempt.id, values, utcnow()):
+            if not await uow.transcripts.store(attempt.id, record, utcnow()):
                 return _existing_or_refuse(attempt, question, config.request_id)
         log.info(
             "answer transcribed",
@@ -334,7 +332,7 @@ def _check_text(name: str, value: str, max_chars: int, forbidden: frozenset[str]
 
 async def _open_attempt(
     uow: UnitOfWork, user_id: int, attempt_id: int, *, lock: bool = False
-) -> tuple[QuestionAttempt, Question]:
+) -> tuple[AttemptRecord, QuestionRecord]:
     found = await uow.attempts.get_owned(user_id, attempt_id, lock=lock)
     if found is None:
         raise _attempt_not_found(attempt_id)
@@ -348,7 +346,7 @@ async def _open_attempt(
 
 
 def _existing_or_refuse(
-    attempt: QuestionAttempt, question: Question, request_id: str
+    attempt: AttemptRecord, question: QuestionRecord, request_id: str
 ) -> StoredTranscription:
     if request_id and attempt.request_id == request_id:
         return stored_transcription(attempt, question)
@@ -359,7 +357,7 @@ def _existing_or_refuse(
     )
 
 
-def stored_transcription(attempt: QuestionAttempt, question: Question) -> StoredTranscription:
+def stored_transcription(attempt: AttemptRecord, question: QuestionRecord) -> StoredTranscription:
     """The transcript stored on an attempt, as the domain sees it."""
     duration = attempt.audio_duration_seconds or 0.0
     transcript = TranscriptResult(

@@ -16,7 +16,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from server.db.models import Interview, Question, QuestionAttempt
 from server.domain.questions.types import GeneratedQuestion
-from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
+from server.domain.records import (
+    AttemptRecord,
+    InterviewRecord,
+    QuestionRecord,
+    TranscriptRecord,
+)
 from server.errors import Conflict
 
 
@@ -294,11 +299,25 @@ class TranscriptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def store(self, attempt_id: int, values: dict[str, object], now: datetime) -> bool:
+    async def store(self, attempt_id: int, transcript: TranscriptRecord, now: datetime) -> bool:
         """False when the attempt already has a transcript (a concurrent upload won)."""
         result = await self._session.execute(
             update(QuestionAttempt)
             .where(QuestionAttempt.id == attempt_id, QuestionAttempt.transcribed_at.is_(None))
-            .values(transcribed_at=now, **values)
+            .values(
+                transcribed_at=now,
+                request_id=transcript.request_id,
+                transcript_text=transcript.text,
+                transcript_words=[list(word) for word in transcript.words],
+                transcript_language=transcript.language,
+                transcript_engine=transcript.engine,
+                transcript_model=transcript.model,
+                audio_format=transcript.audio_format,
+                audio_size_bytes=transcript.audio_size_bytes,
+                audio_duration_seconds=transcript.audio_duration_seconds,
+                audio_filename=transcript.audio_filename,
+                audio_mime_type=transcript.audio_mime_type,
+                processing_seconds=transcript.processing_seconds,
+            )
         )
         return bool(getattr(result, "rowcount", 0) == 1)
