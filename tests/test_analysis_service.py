@@ -22,15 +22,6 @@ from generated.samvaad.v1 import interview_pb2 as ipb
 from generated.samvaad.v1 import transcription_pb2 as tpb
 from server.engines.stt import LocalWhisperEngine
 from tests.audio_assets import AUDIO, SAMPLES
-from tests.conftest import (
-    Account,
-    RunningServer,
-    make_settings,
-    openai_settings,
-    register,
-    start_server,
-    stop_server,
-)
 from tests.fake_openai import (
     CHAT,
     TRANSCRIPTIONS,
@@ -40,7 +31,17 @@ from tests.fake_openai import (
     error_body,
     transcription_verbose,
 )
-from tests.helpers import expect_status, reason
+from tests.helpers import (
+    Account,
+    RunningServer,
+    expect_status,
+    make_settings,
+    openai_settings,
+    reason,
+    register,
+    start_server,
+    stop_server,
+)
 
 AUDIO_FILE = AUDIO / "answer-opus.ogg"  # any real recording: the fake engine decides the words
 

@@ -14,7 +14,7 @@ from server.audio import UPLOAD_PREFIX, AudioFormat, AudioIntake, UploadLimits, 
 from server.audio.upload import WRITE_BATCH_BYTES, clean_filename
 from server.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from tests.audio_assets import ANSWER_SECONDS, AUDIO, FORMAT_FILES, chunks_of
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 MiB = 1024 * 1024
 LIMITS = UploadLimits(

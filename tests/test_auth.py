@@ -11,8 +11,16 @@ import pytest
 from google.rpc import error_details_pb2
 
 from generated.samvaad.v1 import auth_pb2
-from tests.conftest import Account, RunningServer, Stubs, register
-from tests.helpers import detail, expect_status, reason, violated_fields
+from tests.helpers import (
+    Account,
+    RunningServer,
+    Stubs,
+    detail,
+    expect_status,
+    reason,
+    register,
+    violated_fields,
+)
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 

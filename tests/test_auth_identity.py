@@ -29,8 +29,15 @@ from server.domain.validation import (
 )
 from server.errors import InvalidArgument, NotFound, Unauthenticated
 from server.repositories.unit_of_work import Database
-from tests.conftest import RunningServer, Stubs, make_settings, register
-from tests.helpers import expect_status, reason, violated_fields
+from tests.helpers import (
+    RunningServer,
+    Stubs,
+    expect_status,
+    make_settings,
+    reason,
+    register,
+    violated_fields,
+)
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED

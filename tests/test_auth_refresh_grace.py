@@ -17,8 +17,7 @@ from sqlalchemy import func, select, update
 
 from generated.samvaad.v1 import auth_pb2
 from server.db.models import RefreshToken
-from tests.conftest import Account, RunningServer, Stubs
-from tests.helpers import expect_status, reason
+from tests.helpers import Account, RunningServer, Stubs, expect_status, reason
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 GRACE = 5

@@ -29,8 +29,7 @@ from server.domain.throttles import PURGE_BATCH, address_bucket
 from server.domain.tokens import AccessTokenCodec
 from server.errors import ResourceExhausted, Unauthenticated
 from server.repositories.unit_of_work import Database
-from tests.conftest import RunningServer, make_settings, register
-from tests.helpers import detail, expect_status, reason
+from tests.helpers import RunningServer, detail, expect_status, make_settings, reason, register
 
 MAX_FAILURES = 5
 PASSWORD = "correct horse 1"

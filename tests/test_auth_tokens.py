@@ -18,8 +18,7 @@ from generated.samvaad.v1 import auth_pb2
 from server.config import Settings
 from server.domain.tokens import AccessTokenCodec
 from server.errors import Unauthenticated
-from tests.conftest import Account, RunningServer, Stubs
-from tests.helpers import expect_status, reason
+from tests.helpers import Account, RunningServer, Stubs, expect_status, reason
 
 HOSTILE_SUBJECTS = [
     "\u0663",  # ARABIC-INDIC DIGIT THREE: isdigit() and int() accept it

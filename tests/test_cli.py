@@ -35,7 +35,7 @@ from server.config import Settings
 from server.db.migrate import upgrade_to_head
 from server.domain.tokens import AccessTokenCodec
 from server.engines.stt import LocalWhisperEngine
-from tests.conftest import ASSETS, make_settings
+from tests.helpers import ASSETS, make_settings
 from tests.test_server import _self_signed_certificate
 
 PASSWORD = "correct horse 1"

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.test_cli import ThreadedServer, _closed_port
 
 ROOT = Path(__file__).resolve().parent.parent

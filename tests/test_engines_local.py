@@ -34,7 +34,7 @@ from tests.audio_assets import (
     SPEECH_TEXT,
     Sample,
 )
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 pytestmark = pytest.mark.slow
 

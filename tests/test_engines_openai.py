@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from server.engines.stt import OpenAIWhisperEngine, TranscriptionContext, create_engine
 from server.errors import Unavailable
 from tests.audio_assets import ANSWER_SAMPLE, AUDIO
-from tests.conftest import make_settings, openai_settings
 from tests.fake_openai import TRANSCRIPTIONS, FakeOpenAI, Reply, error_body, transcription_verbose
+from tests.helpers import make_settings, openai_settings
 
 CONTEXT = TranscriptionContext(question=ANSWER_SAMPLE.question, skills=ANSWER_SAMPLE.skills)
 ANSWER = AUDIO / "answer-opus.ogg"

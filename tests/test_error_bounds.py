@@ -18,8 +18,7 @@ from generated.samvaad.v1 import transcription_pb2 as pb
 from server.api.status import MAX_MESSAGE_BYTES, clip, to_grpc_status
 from server.errors import FieldViolation, InvalidArgument
 from tests.audio_assets import AUDIO
-from tests.conftest import Account, Stubs
-from tests.helpers import DETAILS_KEY, expect_status, rich_status
+from tests.helpers import DETAILS_KEY, Account, Stubs, expect_status, rich_status
 
 HUGE = "x" * 100_000
 # What a default grpc client accepts in one response's metadata without risk.

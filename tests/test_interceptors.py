@@ -17,8 +17,7 @@ from generated.samvaad.v1 import auth_pb2, transcription_pb2
 from server.api.interceptors import ErrorInterceptor, RequestIdInterceptor
 from server.config import DEFAULT_JWT_SECRET
 from server.logs import JsonFormatter
-from tests.conftest import Account, RunningServer, Stubs
-from tests.helpers import expect_status, reason
+from tests.helpers import Account, RunningServer, Stubs, expect_status, reason
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 

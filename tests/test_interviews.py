@@ -11,8 +11,15 @@ from sqlalchemy import update
 
 from generated.samvaad.v1 import interview_pb2 as pb
 from server.db.models import QuestionAttempt
-from tests.conftest import Account, RunningServer, Stubs, register
-from tests.helpers import expect_status, reason, violated_fields
+from tests.helpers import (
+    Account,
+    RunningServer,
+    Stubs,
+    expect_status,
+    reason,
+    register,
+    violated_fields,
+)
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from server.app import PortUnavailable, build_app, check_port_free, serve
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import grpc
 import pytest
 
 from generated.samvaad.v1 import interview_pb2 as pb
-from tests.conftest import Account, Stubs, register
-from tests.helpers import expect_status, reason, violated_fields
+from tests.helpers import Account, Stubs, expect_status, reason, register, violated_fields
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

@@ -13,7 +13,8 @@ from server.domain.questions.mix import category_mix
 from server.domain.questions.offline import OfflineQuestionGenerator
 from server.domain.questions.openai_generator import ModelAnswer, questions_from_answer
 from server.domain.questions.types import Category, Difficulty, GenerationRequest
-from tests.conftest import (
+from tests.fake_openai import CHAT, FakeOpenAI, Reply, chat_completion, error_body
+from tests.helpers import (
     RunningServer,
     make_settings,
     openai_settings,
@@ -21,7 +22,6 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.fake_openai import CHAT, FakeOpenAI, Reply, chat_completion, error_body
 
 FRESHER = CandidateProfile(["Python", "pandas", "scikit-learn"], 0.5)
 SENIOR = CandidateProfile(["Kafka", "PostgreSQL", "Kubernetes", "Go"], 12.0)

@@ -27,8 +27,7 @@ from server.domain.resume.documents import (
 from server.domain.resume.guarded import CONTEXT_WINDOW
 from server.domain.resume.taxonomy import Taxonomy, WorkCounter, default_taxonomy
 from server.errors import InvalidArgument
-from tests.conftest import Account, RunningServer, Stubs, register
-from tests.helpers import detail, expect_status, reason
+from tests.helpers import Account, RunningServer, Stubs, detail, expect_status, reason, register
 from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, _assemble, read
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -10,8 +10,15 @@ from sqlalchemy import select
 
 from generated.samvaad.v1 import resume_pb2
 from server.db.models import KnowledgeSet
-from tests.conftest import Account, RunningServer, Stubs, start_server, stop_server
-from tests.helpers import expect_status, reason
+from tests.helpers import (
+    Account,
+    RunningServer,
+    Stubs,
+    expect_status,
+    reason,
+    start_server,
+    stop_server,
+)
 from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, FixtureResume, expected_years, read
 
 
@@ -121,7 +128,7 @@ async def test_concurrent_first_calls_agree_and_cache_once(
 
 
 async def test_caches_are_per_user(stubs: Stubs, account: Account) -> None:
-    from tests.conftest import register
+    from tests.helpers import register
 
     other = await register(stubs)
     await upload(stubs, account, SINGLE_COLUMN)

@@ -12,18 +12,18 @@ import pytest
 from generated.samvaad.v1 import resume_pb2
 from server.engines.llm import OpenAIJsonChat
 from server.engines.llm_types import LlmError
-from tests.conftest import (
+from tests.conftest import _empty_all_tables
+from tests.fake_openai import CHAT, FakeOpenAI, RecordedRequest, Reply, chat_completion, error_body
+from tests.helpers import (
     Account,
     Stubs,
-    _empty_all_tables,
+    expect_status,
     make_settings,
     openai_settings,
     register,
     start_server,
     stop_server,
 )
-from tests.fake_openai import CHAT, FakeOpenAI, RecordedRequest, Reply, chat_completion, error_body
-from tests.helpers import expect_status
 from tests.make_resume_fixtures import PLAIN, SINGLE_COLUMN, FixtureResume, expected_years, read
 
 # The model's answer, as a model might spell things; what the taxonomy makes of it.

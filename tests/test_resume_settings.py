@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 @pytest.mark.parametrize(

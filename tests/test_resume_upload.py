@@ -11,8 +11,15 @@ import pytest
 
 from generated.samvaad.v1 import auth_pb2, resume_pb2
 from server.db.models import Resume
-from tests.conftest import Account, RunningServer, Stubs, register
-from tests.helpers import expect_status, reason, violated_fields
+from tests.helpers import (
+    Account,
+    RunningServer,
+    Stubs,
+    expect_status,
+    reason,
+    register,
+    violated_fields,
+)
 from tests.make_resume_fixtures import (
     GOOD,
     PLAIN,

@@ -24,7 +24,7 @@ from generated.samvaad.v1 import transcription_pb2 as pb
 from server.audio import UPLOAD_PREFIX
 from server.audio.integrity import _id3_tag_size, _mp3_frame_length
 from tests.audio_assets import AUDIO
-from tests.conftest import Account, Stubs
+from tests.helpers import Account, Stubs
 from tests.test_transcription_hardening import StandInEngine
 
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED}

@@ -15,7 +15,7 @@ import random
 import grpc
 
 from generated.samvaad.v1 import auth_pb2
-from tests.conftest import Account, RunningServer
+from tests.helpers import Account, RunningServer
 
 ROUNDS = 15
 CALLS_PER_ROUND = 40

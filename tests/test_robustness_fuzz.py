@@ -34,7 +34,7 @@ from generated.samvaad.v1 import interview_pb2 as ipb
 from server.app import SERVICE_NAMES
 from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
 from server.logs import request_id_var
-from tests.conftest import Account, Stubs
+from tests.helpers import Account, Stubs
 
 # Every method of every service the server registers, new services included.
 METHODS: list[MethodDescriptor] = [

@@ -31,7 +31,7 @@ import pytest
 
 from generated.samvaad.v1 import auth_pb2
 from server.db.migrate import upgrade_to_head
-from tests.conftest import RunningServer, make_settings, start_server, stop_server
+from tests.helpers import RunningServer, make_settings, start_server, stop_server
 
 
 def _postgres_bin_dir() -> Path | None:

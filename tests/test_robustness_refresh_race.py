@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
 from server.db.models import RefreshToken
-from tests.conftest import RunningServer, register
+from tests.helpers import RunningServer, register
 
 RACERS = 8
 ROUNDS = 4

@@ -30,7 +30,7 @@ from server.audio import UPLOAD_PREFIX
 from server.db.engine import create_engine
 from server.db.models import QuestionAttempt
 from tests.audio_assets import AUDIO, SPEECH_MP3
-from tests.conftest import Account, Stubs, register, stubs_for
+from tests.helpers import Account, Stubs, register, stubs_for
 
 CHUNK = 16 * 1024
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -20,7 +20,7 @@ from clients.bench.raw_h2 import declare_and_stall
 from generated.samvaad.v1 import auth_pb2
 from server.api.interceptors import is_public
 from server.app import SERVICE_NAMES, STREAM_WINDOW_BYTES
-from tests.conftest import RunningServer, Stubs, register
+from tests.helpers import RunningServer, Stubs, register
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED.value[0]
 RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]

@@ -25,7 +25,9 @@ from generated.samvaad.v1 import transcription_pb2 as pb
 from server.audio import UPLOAD_PREFIX
 from server.db.models import QuestionAttempt
 from tests.audio_assets import AUDIO
-from tests.conftest import (
+from tests.fake_openai import TRANSCRIPTIONS, FakeOpenAI, RecordedRequest, Reply
+from tests.fake_openai import transcription_verbose as verbose
+from tests.helpers import (
     Account,
     RunningServer,
     make_settings,
@@ -34,8 +36,6 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.fake_openai import TRANSCRIPTIONS, FakeOpenAI, RecordedRequest, Reply
-from tests.fake_openai import transcription_verbose as verbose
 
 USERS = 5
 ATTEMPTS_PER_USER = 10  # 50 uploads

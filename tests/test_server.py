@@ -22,8 +22,14 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
 from server.app import SERVICE_NAMES, bind, build_app, create_server, mark_serving, shut_down
-from tests.conftest import RunningServer, Stubs, make_settings, start_server, stop_server
-from tests.helpers import expect_status
+from tests.helpers import (
+    RunningServer,
+    Stubs,
+    expect_status,
+    make_settings,
+    start_server,
+    stop_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = health_pb2.HealthCheckResponse.SERVING

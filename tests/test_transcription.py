@@ -19,18 +19,19 @@ from server.audio import UPLOAD_PREFIX
 from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
 from server.engines.stt.wer import word_error_rate
 from tests.audio_assets import ANSWER_SAMPLE, AUDIO, FORMAT_FILES, SPEECH_MP3, SPEECH_TEXT
-from tests.conftest import (
+from tests.fake_openai import TRANSCRIPTIONS, FakeOpenAI, Reply, error_body, transcription_verbose
+from tests.helpers import (
     Account,
     RunningServer,
     Stubs,
+    expect_status,
     make_settings,
     openai_settings,
+    reason,
     register,
     start_server,
     stop_server,
 )
-from tests.fake_openai import TRANSCRIPTIONS, FakeOpenAI, Reply, error_body, transcription_verbose
-from tests.helpers import expect_status, reason
 
 CHUNK = 32 * 1024
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

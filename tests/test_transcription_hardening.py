@@ -33,16 +33,18 @@ from server.domain.transcriptions import AnswerConfig, TranscriptionService
 from server.engines.stt import TranscribedWord, TranscriptionContext, TranscriptResult
 from server.errors import InvalidArgument
 from tests.audio_assets import AUDIO
-from tests.conftest import (
+from tests.helpers import (
     Account,
     RunningServer,
     Stubs,
+    detail,
     make_settings,
+    reason,
     register,
     start_server,
     stop_server,
+    violated_fields,
 )
-from tests.helpers import detail, reason, violated_fields
 
 KiB = 1024
 MiB = 1024 * KiB
