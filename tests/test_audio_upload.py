@@ -387,7 +387,8 @@ def test_stale_uploads_of_a_killed_process_are_removed(
         ("answer.ogg", "answer.ogg"),
         ("/storage/emulated/0/Recordings/answer.m4a", "answer.m4a"),
         ("C:\\Users\\asha\\answer.wav", "answer.wav"),
-        ("bad\x00name\n.mp3", "badname.mp3"),
+        ("bad\x00name.mp3", "badname.mp3"),
+        ("bad\nname.mp3", "bad name.mp3"),  # a line break separates, as everywhere (server.text)
         ("", ""),
         ("a" * 300 + ".webm", "a" * 255),
     ],

@@ -21,14 +21,10 @@ from server.db.models import User
 from server.domain.auth import AuthService
 from server.domain.passwords import PasswordHasher
 from server.domain.tokens import AccessTokenCodec
-from server.domain.validation import (
-    clean_display_text,
-    clean_filename,
-    normalise_name,
-    prepare_password,
-)
+from server.domain.validation import normalise_name, prepare_password
 from server.errors import InvalidArgument, NotFound, Unauthenticated
 from server.repositories.unit_of_work import Database
+from server.text import clean_display_text, clean_filename
 from tests.helpers import (
     RunningServer,
     Stubs,

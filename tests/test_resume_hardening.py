@@ -296,7 +296,8 @@ async def test_an_absurd_content_type_is_refused(stubs: Stubs, account: Account)
         ("c\u200dv\ufeff.pdf", "cv.pdf"),  # zero-width joiner, BOM
         ("cv\ue000\U000f0000.pdf", "cv.pdf"),  # private use
         ("cv\ud800.pdf", "cv.pdf"),  # a lone surrogate
-        ("cv\x00\x1b\x85.pdf", "cv.pdf"),  # C0 and C1 controls
+        ("cv\x00\x1b\x9b.pdf", "cv.pdf"),  # C0 and C1 controls
+        ("cv\x85notes.pdf", "cv notes.pdf"),  # a control that is a line break separates
         ("Re\u0301sume\u0301.pdf", "Résumé.pdf"),  # NFC
         ("my\u2028cv .pdf", "my cv .pdf"),  # a line separator is a space
         ("\u202e\u200b", ""),  # nothing left: the caller picks a default

@@ -18,7 +18,6 @@ import logging
 import os
 import tempfile
 import time
-import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, TypeVar
 
+from server import text
 from server.audio.formats import (
     AUDIO_FIELD,
     FORMATS,
@@ -465,10 +465,8 @@ async def with_idle_timeout(
 
 
 def clean_filename(raw: str) -> str:
-    """The name to show: no directories, no control characters, not absurdly long."""
-    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    return name[:MAX_FILENAME_CHARS]
+    """The name to show: its last path component, nothing invisible, not absurdly long."""
+    return text.clean_filename(raw, max_chars=MAX_FILENAME_CHARS, fallback="")
 
 
 def _storage_failed(exc: OSError) -> Unavailable:

@@ -18,8 +18,8 @@ takes it (registration, login, display), after RFC 8265 (PRECIS) and NIST SP
   address as the plain one), then validated and lower-cased as a whole; the same
   invisible characters as in names are refused.
 
-`clean_display_text` is the reusable sanitiser for other display strings that
-come from clients, such as uploaded file names.
+Display strings that are not identities (file names, labels) are cleaned by
+`server.text`, which shares these rules.
 """
 
 from __future__ import annotations
@@ -30,17 +30,15 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 
 from server.errors import FieldViolation, InvalidArgument
+from server.text import REFUSED_CATEGORIES as _REFUSED_CATEGORIES
+from server.text import ZWJ, ZWNJ
+from server.text import joiner_allowed as _joiner_allowed
 
 MIN_PASSWORD_BYTES = 8
 MAX_PASSWORD_BYTES = 1024
 MAX_NAME_CHARS = 128
 MAX_EMAIL_CHARS = 320
 
-ZWNJ, ZWJ = "\u200c", "\u200d"
-# Categories never allowed in an identity string: controls, format characters
-# (bidi overrides and isolates, zero-width spaces, BOM, ...), private use,
-# surrogates (lone ones cannot be encoded) and unassigned code points.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
 _RUNS_OF_SPACE = re.compile(r"\s+")
 # Input longer than this many times a field's limit is refused before any
 # per-character work: a message may carry megabytes, and this runs on the event loop.
@@ -54,19 +52,6 @@ def _has_surrogate(text: str) -> bool:
 def _map_spaces(text: str) -> str:
     """Every space separator (Zs) becomes U+0020, as PRECIS's additional mapping rule says."""
     return "".join(" " if unicodedata.category(ch) == "Zs" else ch for ch in text)
-
-
-def _joiner_allowed(text: str, index: int) -> bool:
-    """RFC 5892's CONTEXTJ rules, simplified: ZWJ/ZWNJ after a virama (Indic conjuncts
-    and half forms), and ZWNJ between two letters (Persian and other joining scripts)."""
-    if index == 0:
-        return False
-    if unicodedata.combining(text[index - 1]) == 9:  # Virama
-        return True
-    if text[index] != ZWNJ or index == len(text) - 1:
-        return False
-    before, after = unicodedata.category(text[index - 1]), unicodedata.category(text[index + 1])
-    return before[0] in "LM" and after[0] in "LM"
 
 
 def invisible_problem(text: str, *, allow_joiners: bool = False) -> str | None:
@@ -165,41 +150,6 @@ def normalise_name(raw: str) -> str:
     if not any(unicodedata.category(ch)[0] in "LN" for ch in name):
         raise ValueError("name must contain at least one letter or digit")
     return name
-
-
-def clean_display_text(raw: str, *, max_chars: int = 255, fallback: str = "") -> str:
-    """`raw` made safe to store and show: for file names and other client-sent labels.
-
-    NFC; whitespace (tabs, newlines) as spaces; control, format (U+202E and the other
-    bidi controls, zero-width characters), private-use, surrogate and unassigned code
-    points removed (ZWJ/ZWNJ kept where `_joiner_allowed`); whitespace runs collapsed to
-    one space; trimmed; cut to `max_chars`. Never raises: returns `fallback` when
-    nothing visible is left.
-    """
-    text = "".join(
-        " " if ch.isspace() else ch
-        for ch in raw[: RAW_SLACK * max_chars]
-        if not ("\ud800" <= ch <= "\udfff")
-    )
-    text = unicodedata.normalize("NFC", text)
-    kept = [
-        ch
-        for index, ch in enumerate(text)
-        if unicodedata.category(ch) not in _REFUSED_CATEGORIES
-        or (ch in (ZWJ, ZWNJ) and _joiner_allowed(text, index))
-    ]
-    cleaned = _RUNS_OF_SPACE.sub(" ", "".join(kept)).strip()[:max_chars].strip()
-    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in cleaned):
-        return fallback
-    return cleaned
-
-
-def clean_filename(raw: str, *, max_chars: int = 255, fallback: str = "upload") -> str:
-    """A client-sent file name made safe to store and show: `clean_display_text` of its
-    last path component (either slash), without leading dots, or `fallback`."""
-    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = clean_display_text(base, max_chars=max_chars).lstrip(". ")
-    return cleaned or fallback
 
 
 def check_registration(email: str, password: str, name: str) -> tuple[str, str, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import overload
 
+from server import text
 from server.domain.resume.pdf_text import PdfReadFailed, PdfTextReader, is_pdf
 from server.errors import FieldViolation, InvalidArgument, ResourceExhausted
 
@@ -225,21 +226,15 @@ def check_declared_type(declared: str, detected: str) -> None:
 
 
 def clean_filename(raw: str) -> str:
-    """The base name of what the client called the file (browsers may send a path):
-    NFC, without control, format (bidi overrides such as U+202E), surrogate,
-    private-use or unassigned characters, runs of whitespace as one space.
+    """The base name of what the client called the file (browsers may send a path),
+    cleaned as every display string is (`server.text`): nothing invisible (U+202E and
+    the other bidi controls included), NFC, runs of whitespace as one space.
 
-    "" when nothing is left (the caller then picks a default name)."""
+    "" when nothing is left (the caller then picks a default name). A name too long
+    before or after cleaning is refused, not cut: it is a buggy client or abuse."""
     if len(raw) > MAX_RAW_FILENAME_CHARS:
         raise _filename_too_long()
-    base = re.split(r"[\\/]", raw)[-1]
-    # NFC before and after: removing a character may bring marks together.
-    kept = "".join(
-        c
-        for c in unicodedata.normalize("NFC", base)
-        if unicodedata.category(c) not in _NOT_IN_FILENAMES
-    )
-    name = " ".join(unicodedata.normalize("NFC", kept).split())
+    name = text.clean_filename(raw, max_chars=MAX_RAW_FILENAME_CHARS, fallback="")
     if len(name) > MAX_FILENAME_CHARS:
         raise _filename_too_long()
     return name
