@@ -227,7 +227,7 @@ class ServerOutcomes(logging.Handler):
             self.codes[request_id_var.get()] = str(getattr(record, "code", ""))
 
     async def code_of(self, request_id: str) -> str:
-        for _ in range(100):
+        for _ in range(1000):  # 20 s: only a call the server never finished runs out
             if request_id in self.codes:
                 return self.codes[request_id]
             await asyncio.sleep(0.02)

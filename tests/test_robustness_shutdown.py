@@ -171,7 +171,7 @@ def upload_files(server: ServerProcess) -> list[Path]:
 
 
 async def wait_for_files(server: ServerProcess, count: int) -> None:
-    for _ in range(200):
+    for _ in range(600):  # 30 s
         if len(upload_files(server)) >= count:
             return
         await asyncio.sleep(0.05)
