@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.report import QuestionReport, build_report
 from server.domain.analysis.scoring import combine
@@ -15,7 +13,9 @@ from server.domain.analysis.types import (
 )
 
 
-def _analysis(attempt_id: int, improvements: list[Finding]) -> AnswerAnalysis:
+def _analysis(
+    attempt_id: int, improvements: list[Finding], strengths: list[Finding] | None = None
+) -> AnswerAnalysis:
     words = [Word(f"w{i}", i * 0.4, i * 0.4 + 0.3) for i in range(40)]
     delivery = analyse_delivery(words, 20.0)
     content = ContentFeedback(
@@ -23,9 +23,15 @@ def _analysis(attempt_id: int, improvements: list[Finding]) -> AnswerAnalysis:
         covered_concepts=["precision"], missing_concepts=["recall", "f1 score"],
         skills_mentioned=[], star=None, analyzer="offline",
     )  # fmt: skip
-    overall, strengths, _ = combine(delivery, content)
+    overall, found, _ = combine(delivery, content)
     return AnswerAnalysis(
-        attempt_id, attempt_id, overall, delivery, content, strengths, improvements
+        attempt_id,
+        attempt_id,
+        overall,
+        delivery,
+        content,
+        found if strengths is None else strengths,
+        improvements,
     )
 
 
@@ -53,10 +59,19 @@ def test_recurring_points_count_answers_not_findings() -> None:
             _question(4, None),
         ],
     )
-    assert report.improvements[0] == "Depth (2 of 3 answers): too short"
-    for point in report.improvements:
-        shown, total = map(int, re.findall(r"\((\d+) of (\d+) answers\)", point)[0])
-        assert shown <= total == 3
+    assert report.improvements[0] == "Depth (2 of 3 answers), e.g. question 1: too short"
+    # A point from one answer names it rather than quoting it as the interview's.
+    assert report.improvements[1] == "Pauses (question 3): a 3.0 s pause at 0:10 after 'so'"
+
+
+def test_a_point_quotes_one_answer_and_says_which() -> None:
+    """'no fillers in 0:05' is one answer's length: with three answers it is quoted as
+    question 1's, and a point shared by every answer says so instead of '3 of 3'."""
+    fillers = [Finding("fillers", "no fillers in 0:05")]
+    three = build_report(2, [_question(p, _analysis(p, [], strengths=fillers)) for p in (1, 2, 3)])
+    assert three.strengths == ["Fillers (all 3 answers), e.g. question 1: no fillers in 0:05"]
+    one = build_report(3, [_question(1, _analysis(1, [], strengths=fillers)), _question(2, None)])
+    assert one.strengths == ["Fillers: no fillers in 0:05"]  # not "(1 of 1 answers)"
 
 
 def test_scores_are_means_of_answered_questions_and_unanswered_are_named() -> None:

@@ -36,6 +36,7 @@ class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
             questions=[converters.question(q) for q in result.questions],
             cached=result.cached,
             generator=result.generator,
+            question_attempts=[converters.question_attempt(a) for a in result.first_attempts],
         )
 
     async def CompleteInterview(

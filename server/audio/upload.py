@@ -295,7 +295,7 @@ class AudioUpload:
         self._check_message(len(chunk))
         if self._size + len(chunk) > self._limits.max_total_bytes:
             raise ResourceExhausted(
-                f"the audio is larger than the limit of {self._limits.max_total_bytes} bytes",
+                f"the audio is larger than the limit of {_mib(self._limits.max_total_bytes)}",
                 reason="AUDIO_TOO_LARGE",
             )
         if not chunk:
@@ -479,3 +479,8 @@ def _close_quietly(file: IO[bytes]) -> None:
         file.close()
     except OSError:
         log.warning("could not close a discarded upload", exc_info=True)
+
+
+def _mib(size: int) -> str:
+    """26214400 -> "25 MiB (26214400 bytes)": the unit a person reads, the exact figure too."""
+    return f"{size / (1024 * 1024):.3g} MiB ({size} bytes)"

@@ -69,6 +69,8 @@ class QuestionSet:
     questions: list[QuestionView]
     cached: bool
     generator: str
+    # The first attempt of each question, in question order.
+    first_attempts: list[AttemptView]
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class InterviewService:
             interview = await self._interview_for_generation(uow, user_id, interview_id)
             existing = await uow.questions.of_interview(interview.id)
             if existing:
-                return _question_set(interview, existing, cached=True)
+                return await _question_set(uow, interview, existing, cached=True)
             if interview.status != "active":
                 raise FailedPrecondition(
                     "this interview is completed; start a new one", reason="INTERVIEW_COMPLETED"
@@ -142,18 +144,18 @@ class InterviewService:
                     raise _interview_not_found()
                 existing = await uow.questions.of_interview(interview.id)
                 if existing:
-                    return _question_set(locked, existing, cached=True)
+                    return await _question_set(uow, locked, existing, cached=True)
                 stored = await uow.questions.add_set(interview.id, generated.questions)
                 await uow.interviews.set_generator(interview.id, generated.generator)
-                return _question_set(
-                    replace(locked, generator=generated.generator), stored, cached=False
+                return await _question_set(
+                    uow, replace(locked, generator=generated.generator), stored, cached=False
                 )
         except Conflict:
             # Another call stored its set between our check and insert.
             async with self._db.transaction() as uow:
                 interview = await self._owned(uow, user_id, interview.id)
-                return _question_set(
-                    interview, await uow.questions.of_interview(interview.id), True
+                return await _question_set(
+                    uow, interview, await uow.questions.of_interview(interview.id), True
                 )
 
     async def complete(self, user_id: int, interview_id: int) -> InterviewView:
@@ -331,12 +333,14 @@ def _attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptVi
     )
 
 
-def _question_set(
-    interview: InterviewRecord, questions: Sequence[QuestionRecord], cached: bool
+async def _question_set(
+    uow: UnitOfWork, interview: InterviewRecord, questions: Sequence[QuestionRecord], cached: bool
 ) -> QuestionSet:
+    first = await uow.attempts.first_of_interview(interview.id)
     return QuestionSet(
         interview_id=interview.id,
         questions=[_question_view(q) for q in questions],
         cached=cached,
         generator=interview.generator or "",
+        first_attempts=[_attempt_view(attempt, question) for attempt, question in first],
     )

@@ -189,10 +189,20 @@ def _retry_after(row: ThrottleRecord | None, window: timedelta, now: datetime) -
     return row.window_started_at + window - now
 
 
+def _in_words(seconds: int) -> str:
+    """300 -> "5 minutes", 90 -> "2 minutes", 45 -> "45 seconds" (rounded up, never less)."""
+    if seconds < 60:
+        return f"{seconds} second{'s' * (seconds != 1)}"
+    minutes = -(-seconds // 60)
+    if minutes < 120:
+        return f"{minutes} minute{'s' * (minutes != 1)}"
+    return f"{-(-minutes // 60)} hours"
+
+
 def _throttled(budget: Budget, remaining: timedelta) -> ResourceExhausted:
     seconds = max(1, int(remaining.total_seconds() + 0.999))
     return ResourceExhausted(
-        f"{budget.message}; try again in {seconds} s",
+        f"{budget.message}; try again in {_in_words(seconds)}",
         reason=budget.reason,
         retry_after_seconds=seconds,
     )

@@ -269,6 +269,25 @@ class AttemptRepository:
             (attempt_record(attempt), question_record(question)) for attempt, question in rows.all()
         ]
 
+    async def first_of_interview(
+        self, interview_id: int
+    ) -> list[tuple[AttemptRecord, QuestionRecord]]:
+        """The first attempt of each question (the one its set was stored with), in question
+        order: one row a question, however many retries there were."""
+        first_ids = (
+            select(func.min(QuestionAttempt.id))
+            .where(QuestionAttempt.interview_id == interview_id)
+            .group_by(QuestionAttempt.question_id)
+        )
+        rows = await self._session.execute(
+            self._with_question()
+            .where(QuestionAttempt.id.in_(first_ids))
+            .order_by(Question.position, QuestionAttempt.id)
+        )
+        return [
+            (attempt_record(attempt), question_record(question)) for attempt, question in rows.all()
+        ]
+
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False
     ) -> tuple[AttemptRecord, QuestionRecord, InterviewRecord] | None:

@@ -369,6 +369,7 @@ class GenerateQuestionsResponse(_message.Message):
     QUESTIONS_FIELD_NUMBER: _builtins.int
     CACHED_FIELD_NUMBER: _builtins.int
     GENERATOR_FIELD_NUMBER: _builtins.int
+    QUESTION_ATTEMPTS_FIELD_NUMBER: _builtins.int
     interview_id: _builtins.int
     """The interview the questions belong to."""
     cached: _builtins.bool
@@ -379,6 +380,12 @@ class GenerateQuestionsResponse(_message.Message):
     def questions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Question]:
         """The questions in order."""
 
+    @_builtins.property
+    def question_attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuestionAttempt]:
+        """The first attempt of each question, in question order (question_attempts[i] belongs
+        to questions[i]): its id is what TranscribeAnswer takes, with no ListQuestionAttempts.
+        """
+
     def __init__(
         self,
         *,
@@ -386,10 +393,11 @@ class GenerateQuestionsResponse(_message.Message):
         questions: _abc.Iterable[Global___Question] | None = ...,
         cached: _builtins.bool = ...,
         generator: _builtins.str = ...,
+        question_attempts: _abc.Iterable[Global___QuestionAttempt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "generator", b"generator", "interview_id", b"interview_id", "questions", b"questions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "generator", b"generator", "interview_id", b"interview_id", "question_attempts", b"question_attempts", "questions", b"questions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -65,8 +65,8 @@ def build_report(interview_id: int, questions: list[QuestionReport]) -> Intervie
         delivery_score=_mean(a.delivery.score for a in analyses),
         content_score=_mean(a.content.score for a in analyses),
         questions=questions,
-        strengths=_common_points(analyses, strengths=True),
-        improvements=_common_points(analyses, strengths=False),
+        strengths=_common_points(questions, strengths=True),
+        improvements=_common_points(questions, strengths=False),
         next_steps=_next_steps(analyses, unanswered),
     )
 
@@ -76,24 +76,35 @@ def _mean(values: Any) -> int:
     return round(sum(items) / len(items)) if items else 0
 
 
-def _common_points(analyses: list[AnswerAnalysis], *, strengths: bool) -> list[str]:
-    """The aspects that come up in most answers, each with one answer's evidence."""
+def _common_points(questions: list[QuestionReport], *, strengths: bool) -> list[str]:
+    """The aspects that come up in most answers, each with one answer's evidence, named as
+    that answer's: a finding quotes one answer (its length, its skills), never all of them."""
+    answered = [q for q in questions if q.analysis is not None]
     # One message per answer and aspect: an answer with two pause findings is
     # still one answer with a pause problem.
-    by_aspect: dict[str, list[str]] = {}
-    for analysis in analyses:
-        findings = analysis.strengths if strengths else analysis.improvements
+    by_aspect: dict[str, list[tuple[int, str]]] = {}
+    for question in answered:
+        assert question.analysis is not None
+        findings = question.analysis.strengths if strengths else question.analysis.improvements
         first_by_aspect: dict[str, str] = {}
         for finding in findings:
             first_by_aspect.setdefault(finding.aspect, finding.message)
         for aspect, message in first_by_aspect.items():
-            by_aspect.setdefault(aspect, []).append(message)
+            by_aspect.setdefault(aspect, []).append((question.position, message))
     ranked = sorted(by_aspect.items(), key=lambda item: len(item[1]), reverse=True)
-    points = []
-    for aspect, messages in ranked[:MAX_POINTS]:
-        share = f"{len(messages)} of {len(analyses)} answers"
-        points.append(f"{aspect.replace('_', ' ').capitalize()} ({share}): {messages[0]}")
-    return points
+    return [_point(aspect, evidence, len(answered)) for aspect, evidence in ranked[:MAX_POINTS]]
+
+
+def _point(aspect: str, evidence: list[tuple[int, str]], answers: int) -> str:
+    name = aspect.replace("_", " ").capitalize()
+    position, message = evidence[0]
+    if answers == 1:
+        return f"{name}: {message}"
+    if len(evidence) == 1:
+        return f"{name} (question {position}): {message}"
+    share = f"{len(evidence)} of {answers}" if len(evidence) < answers else f"all {answers}"
+    share += " answers"
+    return f"{name} ({share}), e.g. question {position}: {message}"
 
 
 def _next_steps(analyses: list[AnswerAnalysis], unanswered: list[QuestionReport]) -> list[str]:
