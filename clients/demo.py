@@ -112,7 +112,7 @@ def _upload_resume(session: Session, console: Console, result: DemoResult) -> No
 
 def _start_interview(
     session: Session, console: Console, result: DemoResult
-) -> list[interview_pb2.Question]:
+) -> list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt]]:
     _step(console, f"3. Start a {TRACK} interview with questions from the resume")
     reply = api.create_interview(session, TRACK, interview_pb2.DIFFICULTY_MEDIUM)
     result.interview_id = reply.interview.id
@@ -125,23 +125,23 @@ def _start_interview(
             generated.questions,
         )
     )
-    return list(generated.questions)
+    # Each question comes with its first attempt: the id an answer is sent to.
+    return list(zip(generated.questions, generated.question_attempts, strict=True))
 
 
 def _answer(
     session: Session,
     console: Console,
     result: DemoResult,
-    questions: list[interview_pb2.Question],
+    questions: list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt]],
 ) -> None:
     _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
-    latest_attempt = {a.question_id: a.id for a in api.list_attempts(session, result.interview_id)}
-    for question, recording in zip(questions, RECORDINGS, strict=False):
+    for (question, attempt), recording in zip(questions, RECORDINGS, strict=False):
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
         console.print(f"   streaming {recording.name} …")
         with views.upload_progress(recording.name, show=console.is_terminal) as progress:
             reply = api.transcribe(
-                session, attempt_id=latest_attempt[question.id], path=recording, progress=progress
+                session, attempt_id=attempt.id, path=recording, progress=progress
             )
         transcript = reply.transcription.text
         console.print(
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(
         f"\nThe demo account stays on the server: sign in with\n"
         f"  SAMVAAD_PASSWORD='{result.password}' .venv/bin/samvaad login --email {result.email}\n"
-        f"and look around: `samvaad list`, `samvaad attempts {result.interview_id}`.",
+        f"and look around: `samvaad list`, `samvaad report {result.interview_id}`.",
         soft_wrap=True,  # keep the command on one line, whatever the terminal's width
     )
     return 0

@@ -24,11 +24,12 @@ import grpc
 import pytest
 
 from clients import demo
+from clients.samvaad_cli import views
 from clients.samvaad_cli.audio import CHUNK_BYTES, answer_requests
 from clients.samvaad_cli.cli import run
 from clients.samvaad_cli.credentials import Credentials, CredentialStore
-from clients.samvaad_cli.errors import CliError
-from clients.samvaad_cli.session import ServerOptions, Session
+from clients.samvaad_cli.errors import CliError, FieldViolation, RpcFailure, Situation, advise
+from clients.samvaad_cli.session import ServerOptions, Session, default_server
 from generated.samvaad.v1 import interview_pb2, transcription_pb2
 from server.app import App, bind, build_app, create_server, mark_serving, shut_down
 from server.config import Settings
@@ -42,6 +43,7 @@ PASSWORD = "correct horse 1"
 RESUME = ASSETS / "resumes" / "single_column.pdf"
 # 208 KB of PCM: several 64 KiB chunks.
 LONG_ANSWER = ASSETS / "audio" / "answer.wav"
+SHORT_ANSWER = Path(demo.__file__).parent / "assets" / "answer-tech-backend.ogg"
 LOGIN_MAX_FAILURES = 2
 
 
@@ -274,6 +276,8 @@ def test_errors_show_code_reason_and_field_violations(cli: Cli) -> None:
     assert error["domain"] == "samvaad.dev"
     assert {v["field"] for v in error["field_violations"]} == {"email", "name"}
     assert error["request_id"]
+    # Each problem is said once: the message only joined the violations.
+    assert outcome.stderr.count("name is required") == 1, outcome.stderr
 
 
 def test_throttled_login_shows_retry_info(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,7 +292,9 @@ def test_throttled_login_shows_retry_info(cli: Cli, monkeypatch: pytest.MonkeyPa
     assert throttled["code"] == "RESOURCE_EXHAUSTED"
     assert throttled["reason"] == "LOGIN_THROTTLED"
     assert throttled["retry_after_seconds"] > 0
-    assert "retry after:" in cli("login", "--email", email).stderr
+    shown = " ".join(cli("login", "--email", email).stderr.split())
+    assert re.search(r"retry after: \d+ (second|minute)s?\b", shown), shown
+    assert re.search(r"try again in \d+ (second|minute)s?\b", shown), shown
 
 
 def test_an_unreachable_server_is_an_error_not_a_traceback(
@@ -330,37 +336,43 @@ def test_resume_interview_answer_and_transcript(cli: Cli) -> None:
     assert "Python" in cli.ok("knowledge")["items"]
 
     started = cli.ok("interview", "start", "--track", "backend", "--questions", "2", "--use-resume")
-    interview_id = int(started["interview"]["id"])
+    interview_id = started["interview"]["id"]
     generated = started["questions"]["questions"]
     assert len(generated) == 2
-    listed = cli.ok("questions", str(interview_id))["questions"]
+    listed = cli.ok("questions", interview_id)["questions"]
     assert [q["id"] for q in listed] == [q["id"] for q in generated]
-    attempt = cli.ok("attempts", str(interview_id))["question_attempts"][0]
+    attempt = cli.ok("attempts", interview_id)["question_attempts"][0]
+    # GenerateQuestions names each question's first attempt: no ListQuestionAttempts needed.
+    assert started["questions"]["question_attempts"][0] == attempt
 
-    answered = cli.ok("answer", attempt["id"], str(LONG_ANSWER))
+    answered = cli.ok("answer", interview_id, str(LONG_ANSWER))
+    assert answered["question_attempt_id"] == attempt["id"]
+    assert answered["question"]["id"] == generated[0]["id"]
     said = answered["transcription"]["text"]
     assert "Kubernetes" in said, said
     assert int(answered["audio"]["size_bytes"]) == LONG_ANSWER.stat().st_size
-    assert cli.ok("transcript", attempt["id"])["transcription"]["text"] == said
+    assert cli.ok("transcript", interview_id)["transcription"]["text"] == said
+    assert cli.ok("transcript", "--attempt", attempt["id"])["transcription"]["text"] == said
 
     interviews = cli.ok("list")["interviews"]
-    assert [(int(i["id"]), i["answered_count"]) for i in interviews] == [(interview_id, 1)]
-    completed = cli.ok("interview", "complete", str(interview_id))["interview"]
+    assert [(i["id"], i["answered_count"]) for i in interviews] == [(interview_id, 1)]
+    completed = cli.ok("interview", "complete", interview_id)["interview"]
     assert completed["status"] == "INTERVIEW_STATUS_COMPLETED"
 
-    refused = cli("--json", "answer", attempt["id"], str(LONG_ANSWER))
+    refused = cli("--json", "answer", interview_id, str(LONG_ANSWER))
     assert refused.code == 1
     assert refused.error()["reason"] == "INTERVIEW_COMPLETED"
+    assert "samvaad interview start" in refused.error()["advice"]
 
 
 def test_analyze_and_report(cli: Cli) -> None:
     cli.register()
     started = cli.ok("interview", "start", "--track", "backend", "--questions", "2")
     interview_id = started["interview"]["id"]
-    attempt_id = cli.ok("attempts", interview_id)["question_attempts"][0]["id"]
-    words = cli.ok("answer", attempt_id, str(LONG_ANSWER))["transcription"]["words"]
+    attempt_id = started["questions"]["question_attempts"][0]["id"]
+    words = cli.ok("answer", str(LONG_ANSWER))["transcription"]["words"]  # no id: the latest
 
-    analysis = cli.ok("analyze", attempt_id)["analysis"]
+    analysis = cli.ok("analyze")["analysis"]  # no id: the latest answer
     assert analysis["question_attempt_id"] == attempt_id
     assert 0 <= analysis["overall_score"] <= 100
     assert analysis["delivery"]["word_count"] == len(words)
@@ -369,9 +381,185 @@ def test_analyze_and_report(cli: Cli) -> None:
     assert (report["question_count"], report["answered_count"]) == (2, 1)
     assert [q["answered"] for q in report["questions"]] == [True, False]
     assert report["overall_score"] == analysis["overall_score"]
-    shown = cli("report", interview_id)
+    shown = cli("report")
     assert shown.code == 0
     assert "not answered" in shown.stdout
+    assert "attempt id" in shown.stdout  # an id, labelled as one, not a count
+    assert "1 of 1 answers" not in shown.stdout
+
+
+def test_answer_goes_to_the_next_unanswered_question_and_says_which(cli: Cli) -> None:
+    """`samvaad answer 8 FILE` once took 8 as an attempt id; now it is the interview, the
+    question is the next one not answered (or --question N), and it is printed first."""
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "backend", "--questions", "2")
+    interview_id = started["interview"]["id"]
+    questions = started["questions"]["questions"]
+
+    first = cli("answer", interview_id, str(SHORT_ANSWER))
+    assert first.code == 0, first.stderr
+    flat = " ".join(first.stderr.split())
+    assert f"question 1 of interview {interview_id}" in flat
+    assert " ".join(questions[0]["text"].split()[:5]) in flat
+    assert "question 1" in first.stdout and "said" in first.stdout
+
+    second = cli.ok("answer", str(SHORT_ANSWER))  # the latest active interview, question 2
+    assert second["question"]["id"] == questions[1]["id"]
+
+    done = cli("answer", interview_id, str(SHORT_ANSWER))
+    assert done.code == 1
+    assert "every question" in done.stderr and "samvaad retry" in done.stderr
+
+    again = cli("answer", interview_id, str(SHORT_ANSWER), "--question", "1")
+    assert again.code == 1
+    assert f"samvaad retry {interview_id} --question 1" in " ".join(again.stderr.split())
+
+    reopened = cli.ok("retry", interview_id, "--question", "1")["question_attempt"]
+    assert reopened["question_id"] == questions[0]["id"]
+    answered = cli.ok("answer", interview_id, str(SHORT_ANSWER), "--question", "1")
+    assert answered["question_attempt_id"] == reopened["id"]
+
+    missing = cli("answer", interview_id, str(SHORT_ANSWER), "--question", "9")
+    assert missing.code == 1
+    assert "no question 9" in missing.stderr
+
+
+def test_failures_say_which_command_to_run_not_which_rpc(cli: Cli) -> None:
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "backend", "--questions", "1")
+    attempt_id = started["questions"]["question_attempts"][0]["id"]
+
+    not_yet = cli("analyze", "--attempt", attempt_id)
+    assert not_yet.code == 1
+    assert "samvaad answer" in not_yet.stderr
+    assert "TranscriptionService" not in not_yet.stderr
+    assert "NOT_TRANSCRIBED" in not_yet.stderr  # the code and reason stay, for a bug report
+
+    assert cli.ok("answer", "--attempt", attempt_id, str(SHORT_ANSWER))
+    twice = cli("answer", "--attempt", attempt_id, str(SHORT_ANSWER))
+    assert twice.code == 1
+    assert "samvaad retry" in twice.stderr
+    assert "InterviewService" not in twice.stderr
+    assert "ATTEMPT_ALREADY_ANSWERED" in twice.stderr
+
+
+def test_a_bad_token_says_to_sign_in_again(cli: Cli) -> None:
+    cli.register()
+    cli.store().save(
+        cli.server.address,
+        _replace(
+            cli.credentials(), access_token="not-a-token", access_token_expire_time=_in(hours=1)
+        ),
+    )
+    outcome = cli("me")
+    assert outcome.code == 1
+    assert "samvaad login" in outcome.stderr
+
+
+def test_an_unknown_address_is_unreachable_not_signed_out(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--server", f"127.0.0.1:{_closed_port()}", "me"]) == 1
+    shown = " ".join(capsys.readouterr().err.split())
+    assert "cannot reach a Samvaad server" in shown and "make run" in shown
+    assert "not signed in" not in shown
+
+
+def test_the_clients_follow_the_servers_port_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAMVAAD_SERVER", raising=False)
+    monkeypatch.delenv("BACKEND_SERVER_HOST", raising=False)
+    monkeypatch.delenv("BACKEND_SERVER_PORT", raising=False)
+    assert default_server() == "127.0.0.1:50051"
+    monkeypatch.setenv("BACKEND_SERVER_PORT", "50081")  # `BACKEND_SERVER_PORT=50081 make demo`
+    assert default_server() == "127.0.0.1:50081"
+    monkeypatch.setenv("BACKEND_SERVER_HOST", "0.0.0.0")
+    assert default_server() == "127.0.0.1:50081"
+    monkeypatch.setenv("BACKEND_SERVER_HOST", "::1")
+    assert default_server() == "[::1]:50081"
+    monkeypatch.setenv("SAMVAAD_SERVER", "samvaad.example:443")
+    assert default_server() == "samvaad.example:443"
+
+
+def test_an_interview_without_questions_says_what_to_do(cli: Cli) -> None:
+    cli.register()
+    interview_id = cli.ok("interview", "start", "--track", "backend")["interview"]["id"]
+
+    listed = cli("attempts", interview_id)
+    assert listed.code == 0
+    assert f"samvaad interview generate {interview_id}" in " ".join(listed.stderr.split())
+
+    report = cli("report", interview_id)
+    assert report.code == 0
+    assert "no questions yet" in report.stdout
+    assert "0/100" not in report.stdout and "0 of 0" not in report.stdout
+
+    refused = cli("interview", "complete", interview_id)
+    assert refused.code == 1
+    assert "--yes" in refused.stderr
+    assert cli.ok("interview", "show", interview_id)["interview"]["status"] == (
+        "INTERVIEW_STATUS_ACTIVE"
+    )
+    completed = cli.ok("interview", "complete", interview_id, "--yes")["interview"]
+    assert completed["status"] == "INTERVIEW_STATUS_COMPLETED"
+
+
+def test_a_short_password_is_refused_before_the_server_in_characters(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMVAAD_PASSWORD", "short")
+    email = f"cli-{os.urandom(4).hex()}@example.com"
+    outcome = cli("register", "--email", email, "--name", "Short")
+    assert outcome.code == 1
+    assert "at least 8 characters" in outcome.stderr
+    assert "bytes" not in outcome.stderr
+    monkeypatch.setenv("SAMVAAD_PASSWORD", PASSWORD)
+    assert cli.ok("register", "--email", email, "--name", "Short")  # the account was not made
+
+
+def test_an_unknown_health_service_is_named(cli: Cli) -> None:
+    outcome = cli("health", "--service", "samvaad.v1.NoSuchService")
+    assert outcome.code == 1
+    assert "no service named 'samvaad.v1.NoSuchService'" in outcome.stderr
+
+
+def test_advice_gives_sizes_in_mib_and_waits_in_minutes() -> None:
+    failure = RpcFailure(
+        code="RESOURCE_EXHAUSTED",
+        message="the audio is larger than the limit of 25 MiB (26214400 bytes)",
+        reason="AUDIO_TOO_LARGE",
+        domain="samvaad.dev",
+        retry_after_seconds=300,
+    )
+    advised = advise(
+        failure, Situation(server="x", command="answer", file="long.wav", file_bytes=31457280)
+    )
+    lines = advised.lines()
+    assert "long.wav is 30.0 MiB" in lines[0] and "25 MiB" in lines[0]
+    assert "  retry after: 5 minutes" in lines
+
+
+def test_a_message_is_not_repeated_by_its_field_violation() -> None:
+    failure = RpcFailure(
+        code="INVALID_ARGUMENT",
+        message="name is required",
+        reason="INVALID_ARGUMENT",
+        field_violations=[FieldViolation("name", "name is required")],
+    )
+    assert failure.lines() == ["INVALID_ARGUMENT: name: name is required"]
+
+
+def test_the_progress_bar_says_transcribing_only_once_everything_is_sent(tmp_path: Path) -> None:
+    recording = tmp_path / "answer.bin"
+    recording.write_bytes(os.urandom(2 * CHUNK_BYTES))
+    config = transcription_pb2.AudioConfig(question_attempt_id=7, request_id="r-1")
+    with views.upload_progress("answer.bin", show=False) as bar:
+        stream = answer_requests(config, recording, on_chunk=bar.sent, on_done=bar.uploaded)
+        bar.start(recording.stat().st_size)
+        for _ in range(3):  # the config and both chunks: handed over, not all sent
+            next(stream)
+        assert bar.phase == "uploading"
+        assert list(stream) == []  # gRPC asks for more only once the last one is sent
+        assert bar.phase == "transcribing"
 
 
 def test_answer_streams_a_config_then_64_kib_chunks(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -182,6 +183,55 @@ def create_attempt(
     return reply
 
 
+def find_interview(session: Session, interview_id: int, *, active: bool) -> interview_pb2.Interview:
+    """Interview `interview_id`, or with 0 the newest one (the newest active one if `active`):
+    what a person means when they leave the id out."""
+    if interview_id:
+        return get_interview(session, interview_id).interview
+    for page in _pages(
+        session,
+        lambda token, md: session.interview.ListInterviews(
+            interview_pb2.ListInterviewsRequest(page_size=LIST_PAGE_SIZE, page_token=token),
+            metadata=md,
+            timeout=session.timeout,
+        ),
+    ):
+        listed: list[interview_pb2.Interview] = list(page.interviews)
+        for interview in listed:
+            if not active or interview.status == interview_pb2.INTERVIEW_STATUS_ACTIVE:
+                return interview
+    raise CliError(
+        "you have no active interview" if active else "you have no interviews yet"
+    ) from None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A question of an interview with its attempts (the latest one counts)."""
+
+    question: interview_pb2.Question
+    attempts: list[interview_pb2.QuestionAttempt]
+
+    @property
+    def latest(self) -> interview_pb2.QuestionAttempt:
+        return self.attempts[-1]
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.attempts) and self.latest.has_transcription
+
+
+def question_slots(session: Session, interview_id: int) -> list[Slot]:
+    """The questions of an interview in order, each with its attempts in the order opened."""
+    by_question: dict[int, list[interview_pb2.QuestionAttempt]] = {}
+    for attempt in list_attempts(session, interview_id):
+        by_question.setdefault(attempt.question_id, []).append(attempt)
+    return [
+        Slot(question, by_question.get(question.id, []))
+        for question in list_questions(session, interview_id)
+    ]
+
+
 class _Page(Protocol):
     @property
     def next_page_token(self) -> str: ...
@@ -212,6 +262,9 @@ class UploadProgress(Protocol):
 
     def sent(self, chunk_bytes: int) -> None:
         """A chunk was handed to gRPC."""
+
+    def uploaded(self) -> None:
+        """gRPC asked for more after the last chunk: everything is sent, the server works."""
 
 
 def transcribe(
@@ -245,7 +298,12 @@ def transcribe(
         if progress is not None:
             progress.start(size)
         reply: transcription_pb2.TranscribeAnswerResponse = session.transcription.TranscribeAnswer(
-            answer_requests(config, path, on_chunk=progress.sent if progress else None),
+            answer_requests(
+                config,
+                path,
+                on_chunk=progress.sent if progress else None,
+                on_done=progress.uploaded if progress else None,
+            ),
             metadata=md,
             timeout=timeout,
         )

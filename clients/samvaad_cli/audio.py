@@ -36,11 +36,16 @@ def answer_requests(
     path: Path,
     chunk_bytes: int = CHUNK_BYTES,
     on_chunk: Callable[[int], None] | None = None,
+    on_done: Callable[[], None] | None = None,
 ) -> Iterator[transcription_pb2.TranscribeAnswerRequest]:
-    """The TranscribeAnswer stream. `on_chunk(size)` runs as each chunk is handed to gRPC."""
+    """The TranscribeAnswer stream. `on_chunk(size)` runs as each chunk is handed to gRPC;
+    `on_done()` when gRPC asks for the message after the last, which it does only once the
+    last one is sent: from then on the server is transcribing, not receiving."""
     yield transcription_pb2.TranscribeAnswerRequest(config=config)
     with path.open("rb") as file:
         while chunk := file.read(chunk_bytes):
             yield transcription_pb2.TranscribeAnswerRequest(audio_content=chunk)
             if on_chunk is not None:
                 on_chunk(len(chunk))
+    if on_done is not None:
+        on_done()

@@ -3,8 +3,8 @@
 samvaad register --email asha@example.com --name Asha
 samvaad resume upload resume.pdf
 samvaad interview start --track backend --questions 3 --use-resume
-samvaad attempts 1
-samvaad answer 1 answer.ogg
+samvaad answer answer.ogg          # the next unanswered question of your active interview
+samvaad report
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 
 from clients.samvaad_cli import api, commands
-from clients.samvaad_cli.errors import CliError, describe
+from clients.samvaad_cli.errors import CliError, Situation, advise, describe
 from clients.samvaad_cli.output import Output
 from clients.samvaad_cli.session import SERVER_ENV, ServerOptions, Session, default_server
 
@@ -132,40 +132,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     child.add_argument("--count", type=int, default=0, help="1 to 20 (default 5)")
     child.add_argument("--use-resume", action="store_true", help="tailor them to your resume")
-    for name, handler, help_text in [
-        ("show", commands.interview_show, "show an interview"),
-        ("complete", commands.interview_complete, "complete an interview"),
-    ]:
-        command(name, handler, help_text, group=interview_sub).add_argument(
-            "interview_id", type=int
-        )
+    interview_id_help = "default: your latest interview"
+    command("show", commands.interview_show, "show an interview", group=interview_sub).add_argument(
+        "interview_id", type=int, nargs="?", default=0, help=interview_id_help
+    )
+    child = command(
+        "complete", commands.interview_complete, "complete an interview", group=interview_sub
+    )
+    child.add_argument(
+        "interview_id", type=int, nargs="?", default=0, help="default: your latest active one"
+    )
+    child.add_argument("--yes", action="store_true", help="complete it even if nothing is answered")
 
     command("list", commands.list_interviews, "list your interviews, newest first")
     command("questions", commands.questions, "list the questions of an interview").add_argument(
-        "interview_id", type=int
+        "interview_id", type=int, nargs="?", default=0, help=interview_id_help
     )
     command(
-        "attempts", commands.attempts, "list the attempts of an interview (answer takes their id)"
-    ).add_argument("interview_id", type=int)
-    command("retry", commands.retry, "open a new attempt at a question").add_argument(
-        "question_id", type=int
+        "attempts", commands.attempts, "list the attempts at each question of an interview"
+    ).add_argument("interview_id", type=int, nargs="?", default=0, help=interview_id_help)
+    child = command("retry", commands.retry, "open a new attempt at a question, to answer again")
+    child.add_argument(
+        "interview_id", type=int, nargs="?", default=0, help="default: your latest active one"
     )
+    child.add_argument("--question", type=int, default=0, metavar="N", help="its position, 1..")
+    child.add_argument("--question-id", type=int, default=0, help="or the question's id")
 
-    child = command("answer", commands.answer, "stream a recorded answer and print its transcript")
-    child.add_argument("attempt_id", type=int)
+    child = command(
+        "answer",
+        commands.answer,
+        "stream a recorded answer to a question and print its transcript",
+    )
+    child.add_argument(
+        "interview_id", type=int, nargs="?", default=0, help="default: your latest active one"
+    )
     child.add_argument("file", help="wav, mp3, m4a, flac, ogg or webm")
+    child.add_argument(
+        "--question",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the question's position (default: the first one not answered yet)",
+    )
+    child.add_argument("--attempt", type=int, default=0, metavar="ID", help="or an attempt's id")
     child.add_argument("--language", default="", help="ISO 639-1 code (default en)")
     child.add_argument("--mime-type", help="default: from the file name")
     child.add_argument("--request-id", help="idempotency key (default: a new UUID)")
-    command("transcript", commands.transcript, "show the transcript of an attempt").add_argument(
-        "attempt_id", type=int
-    )
-
-    command(
-        "analyze", commands.analyze, "analyse a transcribed answer: delivery and content"
-    ).add_argument("attempt_id", type=int)
+    for name, handler, help_text in [
+        ("transcript", commands.transcript, "show the transcript of an answer"),
+        ("analyze", commands.analyze, "analyse an answer: delivery and content"),
+    ]:
+        child = command(name, handler, help_text)
+        child.add_argument("interview_id", type=int, nargs="?", default=0, help=interview_id_help)
+        child.add_argument(
+            "--question", type=int, default=0, metavar="N", help="default: your latest answer"
+        )
+        child.add_argument(
+            "--attempt", type=int, default=0, metavar="ID", help="or an attempt's id"
+        )
     command("report", commands.report, "the feedback report of an interview").add_argument(
-        "interview_id", type=int
+        "interview_id", type=int, nargs="?", default=0, help=interview_id_help
     )
 
     command("health", commands.health, "check the server's health (exit 1 unless SERVING)")
@@ -182,6 +208,25 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
     )
 
 
+def situation(args: argparse.Namespace) -> Situation:
+    """What the command was about, for advice on a failure (commands fill in the ids they
+    resolved, such as the interview an `answer` without one went to)."""
+    file = getattr(args, "file", "") or ""
+    try:
+        file_bytes: int | None = Path(file).stat().st_size if file else None
+    except OSError:
+        file_bytes = None
+    return Situation(
+        server=args.server or default_server(),
+        command=args.command,
+        interview_id=getattr(args, "interview_id", 0) or 0,
+        question=getattr(args, "question", 0) or 0,
+        file=Path(file).name if file else "",
+        file_bytes=file_bytes,
+        service=getattr(args, "service", "") or "",
+    )
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -190,7 +235,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         with Session(server_options(args)) as session:
             args.handler(session, args, out)
     except grpc.RpcError as error:
-        out.failure(describe(error))
+        out.failure(advise(describe(error), situation(args)))
         return 1
     except CliError as error:
         out.problem(str(error))

@@ -25,6 +25,10 @@ from clients.samvaad_cli.session import Session
 from generated.samvaad.v1 import interview_pb2
 
 PASSWORD_ENV = "SAMVAAD_PASSWORD"
+# The server's rule for a new password (server/domain/validation.py counts UTF-8 bytes, so
+# 8 characters always pass); checked before the second prompt, not after the round trip.
+MIN_PASSWORD_BYTES = 8
+PASSWORD_RULE = f"at least {MIN_PASSWORD_BYTES} characters"
 
 Command = Callable[[Session, argparse.Namespace, Output], None]
 
@@ -43,15 +47,25 @@ def read_password(args: argparse.Namespace, confirm: bool) -> str:
     """--password-stdin, else SAMVAAD_PASSWORD, else a prompt (never a command-line argument,
     which would end up in the shell history and in `ps`)."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if PASSWORD_ENV in os.environ:
-        return os.environ[PASSWORD_ENV]
-    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif PASSWORD_ENV in os.environ:
+        password = os.environ[PASSWORD_ENV]
+    elif not sys.stdin.isatty():
         raise CliError(f"no password: use --password-stdin or set {PASSWORD_ENV}")
-    password = getpass.getpass("password: ")
-    if confirm and getpass.getpass("again: ") != password:
-        raise CliError("the passwords differ")
+    else:
+        password = getpass.getpass(f"password ({PASSWORD_RULE}): " if confirm else "password: ")
+        if confirm:
+            check_new_password(password)
+            if getpass.getpass("again: ") != password:
+                raise CliError("the passwords differ")
+    if confirm:
+        check_new_password(password)
     return password
+
+
+def check_new_password(password: str) -> None:
+    if len(password.encode("utf-8", "surrogatepass")) < MIN_PASSWORD_BYTES:
+        raise CliError(f"that password is too short: use {PASSWORD_RULE}")
 
 
 def register(session: Session, args: argparse.Namespace, out: Output) -> None:
@@ -128,13 +142,18 @@ def interview_start(session: Session, args: argparse.Namespace, out: Output) -> 
     title = "Resumed your active interview" if reply.resumed else "Interview started"
     data = to_json(reply)
     renderables: list[RenderableType] = [fmt.interviews_table(title, [reply.interview])]
+    interview_id = reply.interview.id
     if args.questions:
         generated = api.generate_questions(
-            session, reply.interview.id, count=args.questions, use_resume=args.use_resume
+            session, interview_id, count=args.questions, use_resume=args.use_resume
         )
         data["questions"] = to_json(generated)
         renderables.append(fmt.questions_table("Questions", generated.questions))
     out.result(data, *renderables)
+    if args.questions:
+        out.note(f"Answer them in order with `samvaad answer {interview_id} FILE`.")
+    else:
+        out.note(f"Next: `samvaad interview generate {interview_id}` for its questions.")
 
 
 def interview_generate(session: Session, args: argparse.Namespace, out: Output) -> None:
@@ -146,16 +165,38 @@ def interview_generate(session: Session, args: argparse.Namespace, out: Output) 
             f"Questions of interview {reply.interview_id} ({origin})", reply.questions
         ),
     )
+    out.note(f"Answer them in order with `samvaad answer {reply.interview_id} FILE`.")
 
 
 def interview_show(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.get_interview(session, args.interview_id)
-    out.result(to_json(reply), fmt.interviews_table("Interview", [reply.interview]))
+    interview = _interview(session, args, active=False)
+    out.result({"interview": to_json(interview)}, fmt.interviews_table("Interview", [interview]))
 
 
 def interview_complete(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.complete_interview(session, args.interview_id)
+    interview = _interview(session, args, active=True)
+    if interview.status == interview_pb2.INTERVIEW_STATUS_ACTIVE and not interview.answered_count:
+        _confirm_completing_unanswered(interview, args.yes)
+    reply = api.complete_interview(session, interview.id)
     out.result(to_json(reply), fmt.interviews_table("Interview completed", [reply.interview]))
+
+
+def _confirm_completing_unanswered(interview: interview_pb2.Interview, yes: bool) -> None:
+    """Completing is for good (it is also how to drop an interview: `interview start` resumes
+    the active one on a track), so an interview with nothing answered asks first."""
+    if yes:
+        return
+    what = (
+        f"none of its {interview.question_count} questions is answered"
+        if interview.question_count
+        else "it has no questions yet"
+    )
+    question = f"interview {interview.id}: {what}; complete it anyway, for good?"
+    if sys.stdin.isatty():
+        if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
+            return
+        raise CliError(f"interview {interview.id} left active")
+    raise CliError(f"{question} Then run `samvaad interview complete {interview.id} --yes`")
 
 
 def list_interviews(session: Session, args: argparse.Namespace, out: Output) -> None:
@@ -164,27 +205,141 @@ def list_interviews(session: Session, args: argparse.Namespace, out: Output) -> 
         {"interviews": [to_json(i) for i in interviews]},
         fmt.interviews_table(f"Your interviews ({len(interviews)})", interviews),
     )
+    if not interviews:
+        out.note("Start one with `samvaad interview start --track backend --questions 3`.")
 
 
 def questions(session: Session, args: argparse.Namespace, out: Output) -> None:
-    found = api.list_questions(session, args.interview_id)
+    interview_id = _interview(session, args, active=False).id
+    found = api.list_questions(session, interview_id)
     out.result(
         {"questions": [to_json(q) for q in found]},
-        fmt.questions_table(f"Questions of interview {args.interview_id}", found),
+        fmt.questions_table(f"Questions of interview {interview_id}", found),
     )
+    if not found:
+        out.note(_no_questions(interview_id))
 
 
 def attempts(session: Session, args: argparse.Namespace, out: Output) -> None:
-    found = api.list_attempts(session, args.interview_id)
+    interview_id = _interview(session, args, active=False).id
+    slots = api.question_slots(session, interview_id)
+    found = [attempt for slot in slots for attempt in slot.attempts]
+    positions = {slot.question.id: slot.question.position for slot in slots}
     out.result(
         {"question_attempts": [to_json(a) for a in found]},
-        fmt.attempts_table(f"Attempts of interview {args.interview_id}", found),
+        fmt.attempts_table(f"Attempts of interview {interview_id}", found, positions),
     )
+    if not slots:
+        out.note(_no_questions(interview_id))
 
 
 def retry(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.create_attempt(session, args.question_id)
-    out.result(to_json(reply), fmt.attempts_table("New attempt", [reply.question_attempt]))
+    if args.question_id:
+        reply = api.create_attempt(session, args.question_id)
+        out.result(to_json(reply), fmt.attempts_table("New attempt", [reply.question_attempt]))
+        return
+    if not args.question:
+        raise CliError("which question? `samvaad retry [INTERVIEW] --question N`")
+    interview_id = _interview(session, args, active=True).id
+    slot = _slot(interview_id, api.question_slots(session, interview_id), args.question)
+    reply = api.create_attempt(session, slot.question.id)
+    out.result(
+        to_json(reply),
+        fmt.attempts_table(
+            f"New attempt at question {slot.question.position}",
+            [reply.question_attempt],
+            {slot.question.id: slot.question.position},
+        ),
+    )
+    out.note(f"Answer it with `samvaad answer {interview_id} FILE --question {args.question}`.")
+
+
+def _interview(
+    session: Session, args: argparse.Namespace, *, active: bool
+) -> interview_pb2.Interview:
+    """The interview the command names, else the newest (active) one; remembered in `args`
+    so that advice on an error can name it."""
+    try:
+        interview = api.find_interview(session, args.interview_id, active=active)
+    except CliError as error:
+        raise CliError(
+            f"{error}: start one with `samvaad interview start --track backend --questions 3`"
+        ) from None
+    args.interview_id = interview.id
+    return interview
+
+
+def _no_questions(interview_id: int) -> str:
+    return (
+        f"Interview {interview_id} has no questions yet: "
+        f"generate them with `samvaad interview generate {interview_id}`."
+    )
+
+
+def _slot(interview_id: int, slots: list[api.Slot], position: int) -> api.Slot:
+    if not slots:
+        raise CliError(_no_questions(interview_id))
+    for slot in slots:
+        if slot.question.position == position:
+            return slot
+    raise CliError(
+        f"interview {interview_id} has questions 1 to {len(slots)}; there is no question {position}"
+    )
+
+
+def _slot_to_answer(
+    interview: interview_pb2.Interview, slots: list[api.Slot], position: int
+) -> api.Slot:
+    """Question `position`, or with 0 the first whose latest attempt has no answer."""
+    if position:
+        slot = _slot(interview.id, slots, position)
+        if slot.answered:
+            raise CliError(
+                f"question {position} of interview {interview.id} is answered already; to "
+                f"answer it again, run `samvaad retry {interview.id} --question {position}` first"
+            )
+        return slot
+    if not slots:
+        raise CliError(_no_questions(interview.id))
+    for slot in slots:
+        if not slot.answered:
+            return slot
+    if interview.status != interview_pb2.INTERVIEW_STATUS_ACTIVE:
+        raise CliError(f"interview {interview.id} is completed and every question is answered")
+    raise CliError(
+        f"every question of interview {interview.id} is answered; to answer one again, run "
+        f"`samvaad retry {interview.id} --question N`, then `samvaad answer {interview.id} FILE "
+        "--question N`, or finish with `samvaad report`"
+    )
+
+
+def _answered_slot(interview_id: int, slots: list[api.Slot], position: int) -> api.Slot:
+    """Question `position`, or with 0 the latest answer (the answered question whose answer
+    was opened last)."""
+    if position:
+        return _slot(interview_id, slots, position)
+    answered = [slot for slot in slots if slot.answered]
+    if not answered:
+        if not slots:
+            raise CliError(_no_questions(interview_id))
+        raise CliError(
+            f"no question of interview {interview_id} is answered yet: "
+            f"record an answer with `samvaad answer {interview_id} FILE`"
+        )
+    return max(answered, key=lambda slot: slot.latest.id)
+
+
+def _attempt_of_answer(
+    session: Session, args: argparse.Namespace, out: Output
+) -> tuple[int, interview_pb2.Question | None]:
+    """For `transcript` and `analyze`: --attempt, else the interview's question."""
+    if args.attempt:
+        return args.attempt, None
+    interview_id = _interview(session, args, active=False).id
+    slot = _answered_slot(interview_id, api.question_slots(session, interview_id), args.question)
+    args.question = slot.question.position
+    out.note(f"Question {slot.question.position} of interview {interview_id}: {slot.question.text}")
+    return slot.latest.id, slot.question
 
 
 # --- answers ----------------------------------------------------------------
@@ -192,10 +347,22 @@ def retry(session: Session, args: argparse.Namespace, out: Output) -> None:
 
 def answer(session: Session, args: argparse.Namespace, out: Output) -> None:
     path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"cannot read {path}: no such file")
+    question: interview_pb2.Question | None = None
+    if args.attempt:
+        attempt_id = args.attempt
+        out.note(f"Answering attempt {attempt_id}")
+    else:
+        interview = _interview(session, args, active=True)
+        slot = _slot_to_answer(interview, api.question_slots(session, interview.id), args.question)
+        args.question = slot.question.position
+        attempt_id, question = slot.latest.id, slot.question
+        out.note(views.answering_line(interview.id, slot))
     with views.upload_progress(path.name, show=not out.json_mode) as progress:
         reply = api.transcribe(
             session,
-            attempt_id=args.attempt_id,
+            attempt_id=attempt_id,
             path=path,
             language=args.language,
             mime_type=args.mime_type,
@@ -203,11 +370,15 @@ def answer(session: Session, args: argparse.Namespace, out: Output) -> None:
             timeout=args.timeout or api.ANSWER_TIMEOUT_SECONDS,
             progress=progress,
         )
-    out.result(to_json(reply), *views.transcript_renderables(reply))
+    data = to_json(reply)
+    if question is not None:
+        data["question"] = to_json(question)
+    out.result(data, *views.transcript_renderables(reply, question))
 
 
 def transcript(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.get_transcription(session, args.attempt_id)
+    attempt_id, _ = _attempt_of_answer(session, args, out)
+    reply = api.get_transcription(session, attempt_id)
     out.result(to_json(reply), *views.stored_transcript_renderables(reply))
 
 
@@ -215,12 +386,14 @@ def transcript(session: Session, args: argparse.Namespace, out: Output) -> None:
 
 
 def analyze(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.analyze_answer(session, args.attempt_id)
+    attempt_id, _ = _attempt_of_answer(session, args, out)
+    reply = api.analyze_answer(session, attempt_id)
     out.result(to_json(reply), *views.analysis_renderables(reply.analysis))
 
 
 def report(session: Session, args: argparse.Namespace, out: Output) -> None:
-    reply = api.interview_report(session, args.interview_id)
+    interview_id = _interview(session, args, active=False).id
+    reply = api.interview_report(session, interview_id)
     out.result(to_json(reply), *views.report_renderables(reply.report))
 
 

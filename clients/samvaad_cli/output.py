@@ -71,6 +71,15 @@ def when(stamp: timestamp_pb2.Timestamp) -> str:
     return stamp.ToDatetime(tzinfo=UTC).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def size(size_bytes: int) -> str:
+    """Bytes as a person reads them: 812 bytes, 204 KiB, 25.0 MiB."""
+    if size_bytes < 1024:
+        return f"{size_bytes} bytes"
+    if size_bytes < 1024 * 1024:
+        return f"{size_bytes / 1024:.0f} KiB"
+    return f"{size_bytes / (1024 * 1024):.1f} MiB"
+
+
 def seconds(duration: duration_pb2.Duration) -> str:
     return f"{duration.ToTimedelta().total_seconds():.1f} s"
 
@@ -128,17 +137,25 @@ def questions_table(title: str, questions: Iterable[interview_pb2.Question]) -> 
     )
 
 
-def attempts_table(title: str, attempts: Iterable[interview_pb2.QuestionAttempt]) -> Table:
+def attempts_table(
+    title: str,
+    attempts: Iterable[interview_pb2.QuestionAttempt],
+    positions: dict[int, int] | None = None,
+) -> Table:
+    """One row an attempt: the question's position (#) when `positions` (question id to
+    position) is given, then ids labelled as ids, so that none reads like a count."""
+    known = positions or {}
     return rows_table(
         title,
-        ["attempt", "question", "answered", "opened", "question text"],
+        ["#", "question", "answered", "opened", "attempt id", "question id"],
         (
             (
-                a.id,
-                a.question_id,
+                known.get(a.question_id, "-"),
+                a.question_text,
                 "yes" if a.has_transcription else "no",
                 when(a.create_time),
-                a.question_text,
+                a.id,
+                a.question_id,
             )
             for a in attempts
         ),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.samvaad_cli.credentials import Credentials, CredentialStore
 from clients.samvaad_cli.errors import CliError, NotSignedIn, reason_of
@@ -41,8 +41,30 @@ REFRESH_MARGIN = timedelta(seconds=30)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
+# The server's own settings (server/config.py): when `make run` was told another port, the
+# clients started the same way follow it.
+SERVER_HOST_ENV = "BACKEND_SERVER_HOST"
+SERVER_PORT_ENV = "BACKEND_SERVER_PORT"
+# A server listening on every interface is reached on this machine through loopback.
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+# How long a missing sign-in waits to learn whether the server is there at all.
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
 def default_server() -> str:
-    return os.environ.get(SERVER_ENV) or DEFAULT_SERVER
+    """SAMVAAD_SERVER, else the address `make run` listens on (BACKEND_SERVER_HOST and
+    BACKEND_SERVER_PORT, as the server reads them), else 127.0.0.1:50051."""
+    if explicit := os.environ.get(SERVER_ENV):
+        return explicit
+    host = os.environ.get(SERVER_HOST_ENV, "").strip()
+    port = os.environ.get(SERVER_PORT_ENV, "").strip()
+    if not port:
+        return DEFAULT_SERVER
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -169,10 +191,23 @@ class Session:
     def _current_credentials(self) -> Credentials:
         credentials = self.store.load(self.options.address)
         if credentials is None:
+            self._raise_if_unreachable()
             raise NotSignedIn(self.options.address)
         if credentials.access_token_expire_time - REFRESH_MARGIN <= datetime.now(UTC):
             return self.refresh(credentials)
         return credentials
+
+    def _raise_if_unreachable(self) -> None:
+        """No tokens for this address: if nothing answers there either, that is the news
+        (a mistyped --server is not a missing sign-in)."""
+        try:
+            self.health.Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_SECONDS)
+        except grpc.RpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise CliError(
+                    f"cannot reach a Samvaad server at {self.options.address}: start one with "
+                    "`make run`, or point --server (or SAMVAAD_SERVER) at yours"
+                ) from None
 
 
 def _bearer(credentials: Credentials) -> Metadata:

@@ -12,15 +12,23 @@ from contextlib import contextmanager
 from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
+from clients.samvaad_cli import api
 from clients.samvaad_cli import output as fmt
-from generated.samvaad.v1 import analysis_pb2, auth_pb2, resume_pb2, transcription_pb2
+from generated.samvaad.v1 import (
+    analysis_pb2,
+    auth_pb2,
+    interview_pb2,
+    resume_pb2,
+    transcription_pb2,
+)
 
 
 def user_rows(user: auth_pb2.User) -> list[tuple[str, object]]:
@@ -47,28 +55,57 @@ def resume_rows(resume: resume_pb2.Resume) -> list[tuple[str, object]]:
 # --- answers ----------------------------------------------------------------
 
 
+class _Detail(ProgressColumn):
+    """Bytes and speed while uploading (no speed until there is one), then the seconds the
+    server has been transcribing."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("phase") == "transcribing":
+            return Text(f"{task.elapsed or 0:.0f} s")
+        done, total = _mib(task.completed), _mib(task.total or 0)
+        speed = f", {_mib(task.speed)}/s" if task.speed else ""
+        return Text(f"{done} of {total}{speed}")
+
+
+def _mib(size: float) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
 class _UploadBar:
-    """`api.UploadProgress` as a rich bar on stderr; "transcribing" once all is sent."""
+    """`api.UploadProgress` as a rich bar on stderr, in two phases: "uploading NAME" with
+    bytes and speed until gRPC has sent everything, then "transcribing" with the seconds
+    it has taken so far (the server answers only once the transcript is ready)."""
 
     def __init__(self, progress: Progress, filename: str) -> None:
         self._progress = progress
         self._filename = filename
         self._task: TaskID | None = None
-        self._total = 0
+        self._waiting: TaskID | None = None
+        self.phase = "waiting"
 
     def start(self, total_bytes: int) -> None:
-        self._total = total_bytes
+        self.phase = "uploading"
+        if self._waiting is not None:  # a retry after a token refresh
+            self._progress.remove_task(self._waiting)
+            self._waiting = None
         if self._task is None:
-            self._task = self._progress.add_task(f"uploading {self._filename}", total=total_bytes)
+            self._task = self._progress.add_task(
+                f"uploading {self._filename}", total=total_bytes, phase="uploading"
+            )
         else:
-            self._progress.reset(self._task)
+            self._progress.reset(self._task, total=total_bytes, visible=True)
 
     def sent(self, chunk_bytes: int) -> None:
-        if self._task is None:
-            return
-        self._progress.advance(self._task, chunk_bytes)
-        if self._progress.tasks[self._task].completed >= self._total:
-            self._progress.update(self._task, description="transcribing")
+        if self._task is not None:
+            self._progress.advance(self._task, chunk_bytes)
+
+    def uploaded(self) -> None:
+        self.phase = "transcribing"
+        if self._task is not None:
+            self._progress.update(self._task, visible=False)
+        self._waiting = self._progress.add_task(
+            "transcribing on the server", total=None, phase="transcribing"
+        )
 
 
 @contextmanager
@@ -77,8 +114,7 @@ def upload_progress(filename: str, *, show: bool) -> Iterator[_UploadBar]:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        _Detail(),
         console=Console(stderr=True),
         transient=True,
         disable=not show,
@@ -86,19 +122,34 @@ def upload_progress(filename: str, *, show: bool) -> Iterator[_UploadBar]:
         yield _UploadBar(progress, filename)
 
 
+def answering_line(interview_id: int, slot: api.Slot) -> str:
+    """What `answer` is about to answer, said before the upload starts."""
+    question = slot.question
+    return (
+        f"Answering question {question.position} of interview {interview_id} "
+        f"(attempt {slot.latest.id}): {question.text}"
+    )
+
+
 def transcript_renderables(
-    reply: transcription_pb2.TranscribeAnswerResponse,
+    reply: transcription_pb2.TranscribeAnswerResponse, question: interview_pb2.Question | None
 ) -> list[RenderableType]:
     text = reply.transcription
     audio = reply.audio
+    title = f"Transcript of attempt {reply.question_attempt_id}"
+    asked: list[tuple[str, object]] = []
+    if question is not None:
+        title = f"Your answer to question {question.position} (attempt {reply.question_attempt_id})"
+        asked = [("question", question.text)]
     return [
         fmt.fields_table(
-            f"Transcript of attempt {reply.question_attempt_id}",
+            title,
             [
+                *asked,
                 ("said", text.text or "(nothing recognised)"),
                 (
                     "audio",
-                    f"{audio.format}, {fmt.seconds(audio.duration)}, {audio.size_bytes} bytes",
+                    f"{audio.format}, {fmt.seconds(audio.duration)}, {fmt.size(audio.size_bytes)}",
                 ),
                 ("words", len(text.words)),
                 ("engine", f"{text.engine} {text.model}, language {text.language}"),
@@ -163,8 +214,20 @@ def analysis_renderables(analysis: analysis_pb2.AnswerAnalysis) -> list[Renderab
 
 
 def report_renderables(report: analysis_pb2.InterviewReport) -> list[RenderableType]:
+    title = f"Report of interview {report.interview_id}"
+    if not report.question_count:
+        return [
+            f"{title}: no questions yet, so nothing to report. Generate them with "
+            f"`samvaad interview generate {report.interview_id}`, then answer them with "
+            f"`samvaad answer {report.interview_id} FILE`."
+        ]
+    if not report.answered_count:
+        return [
+            f"{title}: none of its {report.question_count} questions is answered yet, so "
+            f"there are no scores. Answer one with `samvaad answer {report.interview_id} FILE`."
+        ]
     summary = fmt.fields_table(
-        f"Report of interview {report.interview_id}",
+        title,
         [
             ("answered", f"{report.answered_count} of {report.question_count} questions"),
             ("overall", f"{report.overall_score}/100"),
@@ -174,17 +237,18 @@ def report_renderables(report: analysis_pb2.InterviewReport) -> list[RenderableT
     )
     per_question = fmt.rows_table(
         "Questions",
-        ["#", "question", "attempt", "overall", "delivery", "content"],
+        ["#", "question", "overall", "delivery", "content", "tries", "attempt id"],
         (
             (
                 q.position,
                 q.question_text,
-                q.question_attempt_id,
                 *(
                     (q.analysis.overall_score, q.analysis.delivery.score, q.analysis.content.score)
                     if q.answered
                     else ("not answered", "", "")
                 ),
+                q.attempt_count,
+                q.question_attempt_id,
             )
             for q in report.questions
         ),
