@@ -3,11 +3,13 @@
 The ```sh blocks that call the API (`buf curl`, the `samvaad` client, or the
 `call` helper of docs/cli.md) run, block after block, as one bash script per
 document against a fresh server process (`python -m server` on a free port with
-its own SQLite database), so ids in a document start from 1 as they would for a
-reader with a new server. Each command must exit 0, or fail with the gRPC code
-its trailing `# error: CODE` comment documents. `make` commands in the other
-blocks are checked with `make -n`. Blocks preceded by `<!-- Not run by tests`
-say why (Docker, network); tests/test_deploy.py covers what it can of those.
+its own SQLite database) on which `make demo` (`python -m clients.demo`) has run
+first, as the README has the reader do: interview 1 and attempts 1-3 are the demo
+candidate's, so a document that hard-codes an id fails here as it would for them.
+Each command must exit 0, or fail with the gRPC code its trailing `# error: CODE`
+comment documents. `make` commands in the other blocks are checked with `make -n`.
+Blocks preceded by `<!-- Not run by tests` say why (Docker, network);
+tests/test_deploy.py covers what it can of those.
 """
 
 from __future__ import annotations
@@ -228,6 +230,15 @@ def test_documented_commands_run(document: Path, server_port: int, tmp_path: Pat
         "SAMVAAD_CONFIG_DIR": str(tmp_path / "config"),
         "SAMVAAD_PASSWORD": PASSWORD,
     }
+    demo = subprocess.run(
+        [sys.executable, "-m", "clients.demo", "--server", f"127.0.0.1:{server_port}"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert demo.returncode == 0, f"make demo failed:\n{demo.stdout[-3000:]}{demo.stderr[-3000:]}"
     script = subprocess.Popen(
         ["bash", "-c", _script(commands, server_port, results)],
         cwd=ROOT,
