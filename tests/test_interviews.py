@@ -207,6 +207,30 @@ async def test_each_question_gets_one_attempt(stubs: Stubs, account: Account) ->
     assert not any(a.has_transcription for a in attempts.question_attempts)
 
 
+async def test_generate_returns_the_first_attempt_of_each_question(
+    stubs: Stubs, account: Account
+) -> None:
+    """question_attempts[i] is questions[i]'s first attempt, so a client can answer with no
+    ListQuestionAttempts; a cached set returns the same first attempts, not later retries."""
+    interview = (await create(stubs, account)).interview
+    generated = await generate(stubs, account, interview.id, 3)
+    listed = await stubs.interview.ListQuestionAttempts(
+        pb.ListQuestionAttemptsRequest(interview_id=interview.id), metadata=account.metadata
+    )
+    assert list(generated.question_attempts) == list(listed.question_attempts)
+    assert [a.question_id for a in generated.question_attempts] == [
+        q.id for q in generated.questions
+    ]
+
+    await stubs.interview.CreateQuestionAttempt(
+        pb.CreateQuestionAttemptRequest(question_id=generated.questions[1].id),
+        metadata=account.metadata,
+    )
+    cached = await generate(stubs, account, interview.id)
+    assert cached.cached
+    assert list(cached.question_attempts) == list(generated.question_attempts)
+
+
 async def test_a_completed_interview_without_questions_cannot_get_them(
     stubs: Stubs, account: Account
 ) -> None:
