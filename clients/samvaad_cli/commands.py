@@ -191,12 +191,15 @@ def _confirm_completing_unanswered(interview: interview_pb2.Interview, yes: bool
         if interview.question_count
         else "it has no questions yet"
     )
-    question = f"interview {interview.id}: {what}; complete it anyway, for good?"
     if sys.stdin.isatty():
-        if input(f"{question} [y/N] ").strip().lower() in ("y", "yes"):
+        reply = input(f"Interview {interview.id}: {what}. Complete it anyway, for good? [y/N] ")
+        if reply.strip().lower() in ("y", "yes"):
             return
         raise CliError(f"interview {interview.id} left active")
-    raise CliError(f"{question} Then run `samvaad interview complete {interview.id} --yes`")
+    raise CliError(
+        f"interview {interview.id}: {what}, and completing it is for good; to complete it "
+        f"anyway, run `samvaad interview complete {interview.id} --yes`"
+    )
 
 
 def list_interviews(session: Session, args: argparse.Namespace, out: Output) -> None:
@@ -212,12 +215,12 @@ def list_interviews(session: Session, args: argparse.Namespace, out: Output) -> 
 def questions(session: Session, args: argparse.Namespace, out: Output) -> None:
     interview_id = _interview(session, args, active=False).id
     found = api.list_questions(session, interview_id)
-    out.result(
-        {"questions": [to_json(q) for q in found]},
-        fmt.questions_table(f"Questions of interview {interview_id}", found),
-    )
+    data = {"questions": [to_json(q) for q in found]}
     if not found:
+        out.result(data)  # no empty table: say what to do instead
         out.note(_no_questions(interview_id))
+        return
+    out.result(data, fmt.questions_table(f"Questions of interview {interview_id}", found))
 
 
 def attempts(session: Session, args: argparse.Namespace, out: Output) -> None:
@@ -225,12 +228,12 @@ def attempts(session: Session, args: argparse.Namespace, out: Output) -> None:
     slots = api.question_slots(session, interview_id)
     found = [attempt for slot in slots for attempt in slot.attempts]
     positions = {slot.question.id: slot.question.position for slot in slots}
-    out.result(
-        {"question_attempts": [to_json(a) for a in found]},
-        fmt.attempts_table(f"Attempts of interview {interview_id}", found, positions),
-    )
+    data = {"question_attempts": [to_json(a) for a in found]}
     if not slots:
+        out.result(data)  # no empty table: say what to do instead
         out.note(_no_questions(interview_id))
+        return
+    out.result(data, fmt.attempts_table(f"Attempts of interview {interview_id}", found, positions))
 
 
 def retry(session: Session, args: argparse.Namespace, out: Output) -> None:

@@ -162,8 +162,9 @@ def advise(failure: RpcFailure, situation: Situation) -> RpcFailure:
     reason, code = failure.reason, failure.code
     advice = ""
     if reason == "ATTEMPT_ALREADY_ANSWERED":
+        which = f"question {question}" if situation.question else "that question"
         advice = (
-            f"question {question} is answered already; to answer it again, open a new attempt "
+            f"{which} is answered already; to answer it again, open a new attempt "
             f"with `samvaad retry {interview} --question {question}`, then `samvaad answer` again"
         )
     elif reason in ("NOT_TRANSCRIBED", "TRANSCRIPTION_NOT_FOUND"):
