@@ -302,7 +302,9 @@ def test_an_unreachable_server_is_an_error_not_a_traceback(
 ) -> None:
     monkeypatch.setenv("SAMVAAD_SERVER", f"127.0.0.1:{_closed_port()}")
     assert run(["--timeout", "3", "health"]) == 1
-    assert "UNAVAILABLE" in capsys.readouterr().err
+    shown = " ".join(capsys.readouterr().err.split())
+    assert "UNAVAILABLE" in shown
+    assert "start one with `make run`" in shown  # not only gRPC's "failed to connect ..."
 
 
 def test_health_over_tls_with_a_ca_certificate(

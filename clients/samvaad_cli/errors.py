@@ -193,9 +193,10 @@ def advise(failure: RpcFailure, situation: Situation) -> RpcFailure:
             f"{failure.message}; trim the recording or save it compressed (ogg, m4a, mp3)"
         )
     elif code == "UNAVAILABLE" and not reason:
+        # gRPC's own words ("failed to connect to all addresses; ...") stay in --json.
         advice = (
-            f"cannot reach a Samvaad server at {situation.server} ({failure.message}). Start "
-            "one with `make run`, or point --server (or SAMVAAD_SERVER) at yours"
+            f"cannot reach a Samvaad server at {situation.server}: start one with `make run`, "
+            "or point --server (or SAMVAAD_SERVER) at yours"
         )
     elif code == "DEADLINE_EXCEEDED" and not reason:
         advice = (
