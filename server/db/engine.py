@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# An execution option a read-only unit of work sets on its connection (see _on_begin).
+READ_ONLY_OPTION = "samvaad_read_only"
+
 
 def create_engine(
     url: str, *, pool_size: int = 10, statement_timeout_s: float = 10.0
@@ -31,9 +34,12 @@ def create_engine(
             "statement_timeout": str(int(statement_timeout_s * 1000)),
         },
     }
+    # No pool_pre_ping: it cost a round trip on every checkout (a GetMe paid three).
+    # A connection that died with the server fails its first statement instead, as a
+    # disconnect: SQLAlchemy then invalidates the whole pool, and the unit of work
+    # answers UNAVAILABLE (retryable), so a restart costs at most the calls in flight.
     return create_async_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
@@ -66,7 +72,6 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
-        pool_pre_ping=True,
         connect_args={"timeout": 30, "factory": _RollbackBeforeClose},
     )
 
@@ -85,8 +90,14 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
         # reads and then writes can deadlock against another one, and SQLite
-        # answers that with "database is locked" instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # answers that with "database is locked" instead of waiting. A unit of work
+        # that only reads (Database.transaction(read_only=True)) begins deferred: in
+        # WAL mode readers never wait for the writer, so reads no longer queue on the
+        # write lock one behind another.
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -13,11 +13,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from server.db.engine import create_session_factory
+from server.db.engine import READ_ONLY_OPTION, create_session_factory
 from server.errors import Unavailable
 from server.repositories.analyses import AnalysisRepository, ReportRepository
 from server.repositories.interviews import (
@@ -112,11 +113,19 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        """One transaction; a lost connection becomes Unavailable (retryable)."""
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
+        """One transaction; a lost connection becomes Unavailable (retryable).
+
+        `read_only` promises that the block only reads: on SQLite it then begins
+        deferred instead of taking the write lock (writing in it risks "database is
+        locked"); on PostgreSQL it changes nothing.
+        """
         session = self._sessions()
         try:
             async with session.begin():
+                if read_only:
+                    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+                    await session.connection(execution_options=options)
                 yield UnitOfWork(session)
         except Exception as error:
             if is_connectivity_error(error):
