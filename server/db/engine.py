@@ -91,12 +91,11 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
         # reads and then writes can deadlock against another one, and SQLite
         # answers that with "database is locked" instead of waiting. A unit of work
-        # that only reads (Database.transaction(read_only=True)) begins deferred: in
-        # WAL mode readers never wait for the writer, so reads no longer queue on the
-        # write lock one behind another.
-        if conn.get_execution_options().get(READ_ONLY_OPTION):
-            conn.exec_driver_sql("BEGIN")
-        else:
+        # that only reads (Database.transaction(read_only=True)) begins nothing: each
+        # of its statements reads the latest committed state on its own (autocommit),
+        # and in WAL mode readers never wait for the writer, so reads no longer queue
+        # on the write lock one behind another, nor pay for BEGIN and COMMIT.
+        if not conn.get_execution_options().get(READ_ONLY_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

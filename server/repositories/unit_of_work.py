@@ -116,15 +116,19 @@ class Database:
     async def transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
         """One transaction; a lost connection becomes Unavailable (retryable).
 
-        `read_only` promises that the block only reads: on SQLite it then begins
-        deferred instead of taking the write lock (writing in it risks "database is
-        locked"); on PostgreSQL it changes nothing.
+        `read_only` promises that the block only reads, one statement or several
+        that need not agree with each other: it then runs in autocommit, so that no
+        BEGIN or COMMIT is sent (a round trip each on PostgreSQL) and SQLite's write
+        lock is not taken; each statement sees the latest committed state. Writing
+        in it would not be atomic; use it for single-statement reads.
         """
         session = self._sessions()
         try:
             async with session.begin():
                 if read_only:
                     options: dict[str, Any] = {READ_ONLY_OPTION: True}
+                    if self.dialect != "sqlite":  # SQLite: _on_begin sends no BEGIN
+                        options["isolation_level"] = "AUTOCOMMIT"
                     await session.connection(execution_options=options)
                 yield UnitOfWork(session)
         except Exception as error:
