@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, exists, literal, or_, select, update
+from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from server.db.types import UtcDateTime
 from server.db.upsert import insert_for
 from server.domain.records import RefreshTokenRecord, ThrottleRecord, UserRecord
 from server.errors import Conflict
+from server.repositories.driver import DriverQuery, fetch_one, utc
 
 
 def _user(row: User) -> UserRecord:
@@ -26,21 +27,13 @@ def _user(row: User) -> UserRecord:
     )
 
 
-_USERS = User.__table__
-_RESUMES = Resume.__table__
-# The calls every screen makes run as Core statements on the session's connection:
-# no ORM compile of an entity, no identity map, no per-object loading (which was a
-# fifth of a GetMe). Built once; SQLAlchemy caches their compiled form.
-_PROFILE = select(
-    _USERS.c.id,
-    _USERS.c.email,
-    _USERS.c.name,
-    _USERS.c.password_hash,
-    _USERS.c.created_at,
-    _USERS.c.updated_at,
-    exists().where(_RESUMES.c.user_id == _USERS.c.id).label("has_resume"),
+# The calls every request makes (server/repositories/driver.py).
+_PROFILE = DriverQuery(
+    "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, u.updated_at,"
+    " EXISTS (SELECT 1 FROM resumes r WHERE r.user_id = u.id)"
+    " FROM users u WHERE u.id = $1"
 )
-_EXISTS = select(_USERS.c.id)
+_EXISTS = DriverQuery("SELECT 1 FROM users WHERE id = $1")
 
 
 def _user_or_none(row: User | None) -> UserRecord | None:
@@ -81,27 +74,22 @@ class UserRepository:
         return _user_or_none(await self._session.scalar(select(User).where(User.email == email)))
 
     async def exists(self, user_id: int) -> bool:
-        connection = await self._session.connection()
-        found = await connection.scalar(_EXISTS.where(_USERS.c.id == user_id))
-        return found is not None
+        return await fetch_one(self._session, _EXISTS, user_id) is not None
 
     async def get_with_resume_flag(self, user_id: int) -> tuple[UserRecord, bool] | None:
         """The user and whether they have a resume, in one statement; None when gone."""
-        connection = await self._session.connection()
-        row = (await connection.execute(_PROFILE.where(_USERS.c.id == user_id))).first()
+        row = await fetch_one(self._session, _PROFILE, user_id)
         if row is None:
             return None
-        return (
-            UserRecord(
-                id=row.id,
-                email=row.email,
-                name=row.name,
-                password_hash=row.password_hash,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-            ),
-            bool(row.has_resume),
+        user = UserRecord(
+            id=row[0],
+            email=row[1],
+            name=row[2],
+            password_hash=row[3],
+            created_at=utc(row[4]),
+            updated_at=utc(row[5]),
         )
+        return user, bool(row[6])
 
     async def has_resume(self, user_id: int) -> bool:
         found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))
