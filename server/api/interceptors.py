@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -70,6 +70,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, authenticate: Authenticator) -> None:
         self._authenticate = authenticate
+        # method -> (the handler gRPC found, its wrapped form): a handler is wrapped
+        # once, not on every call. Only methods that exist get here (bounded).
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -79,7 +82,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        call = _Call(self._authenticate, handler_call_details.method)
+        method = handler_call_details.method
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: Any, method: str) -> Any:
+        call = _Call(self._authenticate, method)
         deserialize = handler.request_deserializer
         wrapped = handler._replace(
             request_deserializer=_tolerant(deserialize) if deserialize is not None else None
@@ -112,7 +124,7 @@ class _Call:
             if key == REQUEST_ID_HEADER and isinstance(value, str):
                 offered = value
                 break
-        request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else secrets.token_hex(16)
         request_id_var.set(request_id)
         context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
         set_current_user(None)
