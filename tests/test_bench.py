@@ -18,6 +18,8 @@ EXPECTED_FIGURES = [
     "GetMe throughput",
     "GetMe latency p50",
     "GetMe latency p99",
+    "ListInterviews of 20 throughput",
+    "GetInterview throughput",
     "TranscribeAnswer ingest",
     "GetMe p99 during",
     "GetMe p50 during",

@@ -86,6 +86,8 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    _skip_idle_commit_and_rollback(engine)
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
@@ -99,6 +101,33 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _skip_idle_commit_and_rollback(engine: AsyncEngine) -> None:
+    """COMMIT and ROLLBACK only when SQLite has a transaction open.
+
+    Each is a hop to aiosqlite's worker thread and back through the event loop; a
+    read-only unit of work (which begins nothing) paid two, the commit and the pool's
+    rollback on return, for statements that do nothing without a transaction.
+    `in_transaction` is SQLite's own answer (sqlite3_get_autocommit), read without a hop.
+    """
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def in_transaction(dbapi_connection: Any) -> bool:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        return bool(getattr(driver, "in_transaction", True))
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
