@@ -20,6 +20,8 @@ EXPECTED_FIGURES = [
     "GetMe latency p99",
     "ListInterviews of 20 throughput",
     "GetInterview throughput",
+    "UploadResume throughput",
+    "UploadResume server CPU",
     "TranscribeAnswer ingest",
     "GetMe p99 during",
     "GetMe p50 during",

@@ -200,6 +200,12 @@ async def run(options: Options) -> Report:
             )
             await measure(
                 report,
+                "upload_resume",
+                "UploadResume of a 3 KB text resume: Samvaad against a bare grpc.aio server",
+                lambda: reads.upload_against_bare(samvaad, bare, account, sizes),
+            )
+            await measure(
+                report,
                 "ingest",
                 "Upload ingest: Samvaad against a bare client-streaming sink",
                 lambda: ingest_against_bare(samvaad, bare, account, wav, sizes),

@@ -1,7 +1,9 @@
-"""The reads every screen makes, against the bare server's empty handlers at their paths.
+"""The calls every screen makes, against the bare server's empty handlers at their paths.
 
 ListInterviews of a full page (20) and GetInterview, at the GetMe benchmark's
-concurrency, best of `rounds` alternating runs (a ceiling, as for GetMe).
+concurrency, best of `rounds` alternating runs (a ceiling, as for GetMe); and
+UploadResume of the normal 3 KB text resume, with the server's CPU time per upload
+(psutil, every thread of the server process) against the bare server's.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ from typing import Any
 
 import grpc
 
+from clients.bench.hardening_resume import NORMAL_RESUME
 from clients.bench.processes import ServerProcess
 from clients.bench.report import Figure
 from clients.bench.scenarios import CALL_TIMEOUT_SECONDS, Account, Sizes, _summary
 from clients.bench.stats import Budget, LoadResult, closed_loop
 from generated.samvaad.v1 import interview_pb2 as ipb
 from generated.samvaad.v1 import interview_pb2_grpc as ipb_grpc
+from generated.samvaad.v1 import resume_pb2, resume_pb2_grpc
 
 PAGE = 20
 TARGET = 0.15
+UPLOAD_TARGET = 0.1
+UPLOAD_CPU_TARGET_MS = 5.0
 
 
 async def prepare(channel: grpc.aio.Channel, account: Account) -> int:
@@ -93,4 +99,68 @@ async def reads_against_bare(
             )
         )
         details[name] = {k: [_summary(r) for r in v] for k, v in runs.items()}
+    return figures, details
+
+
+async def _uploads(
+    server: ServerProcess, account: Account, sizes: Sizes
+) -> tuple[LoadResult, float]:
+    """Concurrent uploads (throughput) and the server's CPU milliseconds per upload."""
+    request = resume_pb2.UploadResumeRequest(
+        filename="resume.txt", content_type="text/plain", content=NORMAL_RESUME.encode()
+    )
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        stub = resume_pb2_grpc.ResumeServiceStub(channel)
+
+        def upload() -> Awaitable[object]:
+            return stub.UploadResume(  # type: ignore[no-any-return]
+                request, metadata=account.metadata, timeout=CALL_TIMEOUT_SECONDS
+            )
+
+        warmup = Budget(min(sizes.warmup_calls, 50), sizes.latency.max_seconds)
+        await closed_loop(upload, concurrency=2, budget=warmup)
+        before = server.cpu_seconds()
+        result = await closed_loop(
+            upload, concurrency=sizes.throughput_concurrency, budget=sizes.latency
+        )
+        cpu_ms = (server.cpu_seconds() - before) * 1000 / max(result.calls, 1)
+    return result, cpu_ms
+
+
+async def upload_against_bare(
+    samvaad: ServerProcess, bare: ServerProcess, account: Account, sizes: Sizes
+) -> tuple[list[Figure], dict[str, Any]]:
+    runs: dict[str, list[tuple[LoadResult, float]]] = {"samvaad": [], "bare": []}
+    for _ in range(sizes.rounds):
+        runs["bare"].append(await _uploads(bare, account, sizes))
+        runs["samvaad"].append(await _uploads(samvaad, account, sizes))
+    value = max(r.throughput for r, _ in runs["samvaad"])
+    baseline = max(r.throughput for r, _ in runs["bare"])
+    cpu = min(ms for _, ms in runs["samvaad"])
+    bare_cpu = min(ms for _, ms in runs["bare"])
+    concurrency = sizes.throughput_concurrency
+    figures = [
+        Figure(
+            f"UploadResume throughput, 3 KB text, {concurrency} calls in flight",
+            "calls/s",
+            value,
+            "bare grpc.aio, empty handler",
+            baseline,
+            f"ratio ≥ {UPLOAD_TARGET}",
+            value / baseline >= UPLOAD_TARGET,
+        ),
+        Figure(
+            "UploadResume server CPU per upload, 3 KB text",
+            "ms",
+            cpu,
+            "bare grpc.aio, empty handler",
+            max(bare_cpu, 0.001),
+            f"≤ {UPLOAD_CPU_TARGET_MS:g} ms",
+            cpu <= UPLOAD_CPU_TARGET_MS,
+        ),
+    ]
+    details = {
+        name: [{**_summary(r), "server_cpu_ms_per_call": round(ms, 3)} for r, ms in rounds]
+        for name, rounds in runs.items()
+    }
     return figures, details
