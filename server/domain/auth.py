@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -482,18 +483,19 @@ class PrincipalCache:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_seconds
+        self._clock = clock
         self._confirmed: OrderedDict[int, float] = OrderedDict()
 
     def is_fresh(self, user_id: int) -> bool:
         seen = self._confirmed.get(user_id)
-        return seen is not None and time.monotonic() - seen < self._ttl
+        return seen is not None and self._clock() - seen < self._ttl
 
     def confirm(self, user_id: int) -> None:
         if self._ttl <= 0:
             return
-        self._confirmed[user_id] = time.monotonic()
+        self._confirmed[user_id] = self._clock()
         self._confirmed.move_to_end(user_id)
         if len(self._confirmed) > self.MAX_ENTRIES:
             self._confirmed.popitem(last=False)
