@@ -32,12 +32,7 @@ from generated.samvaad.v1 import (
 )
 from server.api.analysis_servicer import AnalysisServicer
 from server.api.auth_servicer import AuthServicer
-from server.api.interceptors import (
-    AuthInterceptor,
-    ErrorInterceptor,
-    RequestIdInterceptor,
-    is_public,
-)
+from server.api.interceptors import CallInterceptor, is_public
 from server.api.interview_servicer import InterviewServicer
 from server.api.receive_guard import ReceiveGuard
 from server.api.resume_servicer import ResumeServicer
@@ -254,9 +249,8 @@ def create_server(app: App) -> grpc.aio.Server:
                 slots=app.settings.unauthenticated_receive_slots,
                 timeout_seconds=app.settings.unauthenticated_receive_timeout_seconds,
             ),
-            RequestIdInterceptor(),
-            ErrorInterceptor(),
-            AuthInterceptor(app.auth.authenticate),
+            # Then request ids, logging, errors and authentication, in one layer.
+            CallInterceptor(app.auth.authenticate),
         ],
         options=server_options(app.settings),
         maximum_concurrent_rpcs=None,

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(
         30 * 24 * 3600, ge=60, validation_alias="REFRESH_TOKEN_TTL_SECONDS"
     )
+    # How long a process trusts that the account behind a valid access token still
+    # exists before it asks the database again (docs/architecture.md, "Principal
+    # check"). 0 checks on every call. GetMe reads the account itself and is never stale.
+    auth_principal_ttl_seconds: float = Field(
+        5.0, ge=0, le=60, validation_alias="AUTH_PRINCIPAL_TTL_SECONDS"
+    )
     password_hash_profile: Literal["owasp", "rfc9106_low_memory", "test_only_cheap"] = Field(
         "owasp", validation_alias="PASSWORD_HASH_PROFILE"
     )

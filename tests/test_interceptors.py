@@ -11,10 +11,9 @@ from typing import Any
 import grpc
 import jwt
 import pytest
-from grpc_interceptor.server import AsyncServerInterceptor
 
 from generated.samvaad.v1 import auth_pb2, transcription_pb2
-from server.api.interceptors import ErrorInterceptor, RequestIdInterceptor
+from server.api.interceptors import CallInterceptor
 from server.config import DEFAULT_JWT_SECRET
 from server.logs import JsonFormatter
 from tests.helpers import Account, RunningServer, Stubs, expect_status, reason
@@ -199,18 +198,33 @@ async def test_unsafe_request_ids_are_replaced(stubs: Stubs, account: Account) -
     assert len(request_id) == 32
 
 
-class _Explodes(AsyncServerInterceptor):
+async def _explodes(request: Any, context: Any) -> Any:
     """Stands in for a servicer with a bug."""
+    raise ValueError("secret internal detail: password=hunter2")
 
-    async def intercept(self, method: Any, request: Any, context: Any, method_name: str) -> Any:
-        raise ValueError("secret internal detail: password=hunter2")
+
+async def _nobody(access_token: str, *, reads_account: bool = False) -> int:
+    raise AssertionError("a public method was authenticated")
 
 
 async def test_unexpected_errors_become_internal_without_internals() -> None:
-    server = grpc.aio.server(interceptors=[RequestIdInterceptor(), ErrorInterceptor(), _Explodes()])
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    server = grpc.aio.server(interceptors=[CallInterceptor(_nobody)])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "grpc.health.v1.Health",
+                {
+                    "Check": grpc.unary_unary_rpc_method_handler(
+                        _explodes,
+                        request_deserializer=health_pb2.HealthCheckRequest.FromString,
+                        response_serializer=health_pb2.HealthCheckResponse.SerializeToString,
+                    )
+                },
+            )
+        ]
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:

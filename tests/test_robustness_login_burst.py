@@ -30,7 +30,7 @@ def niceness_of_threads() -> dict[int, int]:
     for task in Path("/proc/self/task").iterdir():
         try:
             stat = (task / "stat").read_text()
-        except FileNotFoundError:  # the thread ended meanwhile
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
             continue
         # Fields after the command name, which is in parentheses and may hold spaces.
         fields = stat.rsplit(")", 1)[1].split()

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
-from clients.bench import hardening_resume
+from clients.bench import hardening_resume, reads
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
 from clients.bench.hardening_uploads import measure_hostile_uploads
@@ -186,11 +186,24 @@ async def run(options: Options) -> Report:
             await asyncio.gather(wait_for(bare), wait_for(samvaad))
             async with grpc.aio.insecure_channel(samvaad.address) as channel:
                 account = await sign_up(channel)
+                interview_id = await reads.prepare(channel, account)
             await measure(
                 report,
                 "get_me",
                 "GetMe: Samvaad against a bare grpc.aio server",
                 lambda: get_me_against_bare(samvaad, bare, account, sizes),
+            )
+            await measure(
+                report,
+                "reads",
+                "ListInterviews and GetInterview: Samvaad against a bare grpc.aio server",
+                lambda: reads.reads_against_bare(samvaad, bare, account, interview_id, sizes),
+            )
+            await measure(
+                report,
+                "upload_resume",
+                "UploadResume of a 3 KB text resume: Samvaad against a bare grpc.aio server",
+                lambda: reads.upload_against_bare(samvaad, bare, account, sizes),
             )
             await measure(
                 report,

@@ -1,7 +1,8 @@
 """The transport baseline: a bare grpc.aio server with empty handlers at Samvaad's paths.
 
-GetMe answers an empty response at once; TranscribeAnswer is a sink that reads and
-parses every message and counts the audio bytes. Same transport options as Samvaad
+GetMe, GetInterview, ListInterviews and UploadResume answer an empty response at once;
+TranscribeAnswer is a sink that reads and parses every message and counts the audio
+bytes. Same transport options as Samvaad
 (message limits, keepalive), no interceptors, no database, no disk. The benchmark
 starts it as a subprocess, so it runs in a process of its own just as Samvaad does:
 
@@ -20,7 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from generated.samvaad.v1 import auth_pb2, transcription_pb2
+from generated.samvaad.v1 import auth_pb2, interview_pb2, resume_pb2, transcription_pb2
 from server.app import server_options
 from server.config import Settings
 
@@ -41,6 +42,24 @@ async def upload_sink(
     return transcription_pb2.TranscribeAnswerResponse(
         audio=transcription_pb2.AudioInfo(size_bytes=received)
     )
+
+
+async def empty_get_interview(
+    _request: interview_pb2.GetInterviewRequest, _context: Any
+) -> interview_pb2.GetInterviewResponse:
+    return interview_pb2.GetInterviewResponse()
+
+
+async def empty_list_interviews(
+    _request: interview_pb2.ListInterviewsRequest, _context: Any
+) -> interview_pb2.ListInterviewsResponse:
+    return interview_pb2.ListInterviewsResponse()
+
+
+async def empty_upload_resume(
+    _request: resume_pb2.UploadResumeRequest, _context: Any
+) -> resume_pb2.UploadResumeResponse:
+    return resume_pb2.UploadResumeResponse()
 
 
 def bare_handlers() -> list[grpc.GenericRpcHandler]:
@@ -64,7 +83,32 @@ def bare_handlers() -> list[grpc.GenericRpcHandler]:
             )
         },
     )
-    return [auth, transcription]
+    interview = grpc.method_handlers_generic_handler(
+        "samvaad.v1.InterviewService",
+        {
+            "GetInterview": grpc.unary_unary_rpc_method_handler(
+                empty_get_interview,
+                request_deserializer=interview_pb2.GetInterviewRequest.FromString,
+                response_serializer=interview_pb2.GetInterviewResponse.SerializeToString,
+            ),
+            "ListInterviews": grpc.unary_unary_rpc_method_handler(
+                empty_list_interviews,
+                request_deserializer=interview_pb2.ListInterviewsRequest.FromString,
+                response_serializer=interview_pb2.ListInterviewsResponse.SerializeToString,
+            ),
+        },
+    )
+    resume = grpc.method_handlers_generic_handler(
+        "samvaad.v1.ResumeService",
+        {
+            "UploadResume": grpc.unary_unary_rpc_method_handler(
+                empty_upload_resume,
+                request_deserializer=resume_pb2.UploadResumeRequest.FromString,
+                response_serializer=resume_pb2.UploadResumeResponse.SerializeToString,
+            ),
+        },
+    )
+    return [auth, transcription, interview, resume]
 
 
 async def serve(port: int) -> None:

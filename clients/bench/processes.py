@@ -53,6 +53,11 @@ class ServerProcess:
                 total += member.memory_info().rss
         return total
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server process so far (all its threads)."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     def stop(self) -> None:
         """SIGTERM, so it drains as in production; SIGKILL if it does not exit in time."""
         if self.process.poll() is None:

@@ -20,7 +20,7 @@ The worst a client without credentials can make one process hold is then about
 `slots x max_receive_message_bytes` for `timeout` seconds, plus the initial window
 of each stream it opens (bounded by `grpc.max_concurrent_streams` per connection).
 Whether the account behind a valid token still exists is checked later, by
-`AuthInterceptor`, as before.
+`CallInterceptor` (interceptors.py), as before.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# An execution option a read-only unit of work sets on its connection (see _on_begin).
+READ_ONLY_OPTION = "samvaad_read_only"
+
 
 def create_engine(
     url: str, *, pool_size: int = 10, statement_timeout_s: float = 10.0
@@ -31,9 +34,12 @@ def create_engine(
             "statement_timeout": str(int(statement_timeout_s * 1000)),
         },
     }
+    # No pool_pre_ping: it cost a round trip on every checkout (a GetMe paid three).
+    # A connection that died with the server fails its first statement instead, as a
+    # disconnect: SQLAlchemy then invalidates the whole pool, and the unit of work
+    # answers UNAVAILABLE (retryable), so a restart costs at most the calls in flight.
     return create_async_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=10,
@@ -66,7 +72,6 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
-        pool_pre_ping=True,
         connect_args={"timeout": 30, "factory": _RollbackBeforeClose},
     )
 
@@ -81,14 +86,48 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    _skip_idle_commit_and_rollback(engine)
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
         # reads and then writes can deadlock against another one, and SQLite
-        # answers that with "database is locked" instead of waiting.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # answers that with "database is locked" instead of waiting. A unit of work
+        # that only reads (Database.transaction(read_only=True)) begins nothing: each
+        # of its statements reads the latest committed state on its own (autocommit),
+        # and in WAL mode readers never wait for the writer, so reads no longer queue
+        # on the write lock one behind another, nor pay for BEGIN and COMMIT.
+        if not conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _skip_idle_commit_and_rollback(engine: AsyncEngine) -> None:
+    """COMMIT and ROLLBACK only when SQLite has a transaction open.
+
+    Each is a hop to aiosqlite's worker thread and back through the event loop; a
+    read-only unit of work (which begins nothing) paid two, the commit and the pool's
+    rollback on return, for statements that do nothing without a transaction.
+    `in_transaction` is SQLite's own answer (sqlite3_get_autocommit), read without a hop.
+    """
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def in_transaction(dbapi_connection: Any) -> bool:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        return bool(getattr(driver, "in_transaction", True))
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

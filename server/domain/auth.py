@@ -11,7 +11,10 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -90,6 +93,8 @@ class AuthPolicy:
     register_max_per_address: int = 20
     register_address_window: timedelta = timedelta(hours=1)
     register_global_max_per_minute: int = 120
+    # How long an "account exists" answer is trusted (docs/architecture.md).
+    principal_ttl: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthPolicy:
@@ -106,6 +111,7 @@ class AuthPolicy:
             register_max_per_address=settings.register_address_budget,
             register_address_window=timedelta(seconds=settings.register_address_window_seconds),
             register_global_max_per_minute=settings.register_global_budget,
+            principal_ttl=timedelta(seconds=settings.auth_principal_ttl_seconds),
         )
 
 
@@ -127,6 +133,7 @@ class AuthService:
         self._successor_key = hmac.new(
             secret, b"samvaad refresh successor v1", hashlib.sha256
         ).digest()
+        self._principals = PrincipalCache(policy.principal_ttl.total_seconds())
 
     @classmethod
     def from_settings(
@@ -285,18 +292,33 @@ class AuthService:
             await uow.refresh_tokens.revoke_family(row.family_id, "logout", utcnow())
 
     async def get_me(self, user_id: int) -> UserProfile:
-        async with self._db.transaction() as uow:
-            user = await uow.users.get(user_id)
-            if user is None:
-                raise Unauthenticated("the account no longer exists", reason="USER_NOT_FOUND")
-            return await _profile(uow, user)
+        """One statement: the account and whether it has a resume. Never stale."""
+        async with self._db.transaction(read_only=True) as uow:
+            found = await uow.users.get_with_resume_flag(user_id)
+        if found is None:
+            self._principals.forget(user_id)
+            raise _account_gone()
+        user, has_resume = found
+        self._principals.confirm(user_id)
+        return UserProfile(user.id, user.email, user.name, user.created_at, has_resume)
 
-    async def authenticate(self, access_token: str) -> int:
-        """The user id behind a valid access token of an existing account."""
+    async def authenticate(self, access_token: str, *, reads_account: bool = False) -> int:
+        """The user id behind a valid access token of an existing account.
+
+        Whether the account exists is asked of the database at most once per
+        `principal_ttl` per process and user (PrincipalCache). A call that reads the
+        account itself (`reads_account`, GetMe) refuses a gone account there instead,
+        so it costs no transaction of its own.
+        """
         user_id = self._access.user_id_of(access_token)
-        async with self._db.transaction() as uow:
-            if not await uow.users.exists(user_id):
-                raise Unauthenticated("the account no longer exists", reason="USER_NOT_FOUND")
+        if reads_account or self._principals.is_fresh(user_id):
+            return user_id
+        async with self._db.transaction(read_only=True) as uow:
+            exists = await uow.users.exists(user_id)
+        if not exists:
+            self._principals.forget(user_id)
+            raise _account_gone()
+        self._principals.confirm(user_id)
         return user_id
 
     # --- tokens --------------------------------------------------------------
@@ -314,6 +336,41 @@ class AuthService:
             user_id, family_id or str(uuid.uuid4()), hash_refresh_token(refresh), expires_at
         )
         return self._pair(user_id, refresh, expires_at)
+
+
+class PrincipalCache:
+    """User ids whose account was seen to exist, each trusted for `ttl_seconds`.
+
+    Per process, bounded (least recently confirmed out), on the monotonic clock.
+    A deleted account is refused by every call at most `ttl_seconds` after it is
+    deleted (at once by GetMe, which reads the account); 0 disables the cache.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._confirmed: OrderedDict[int, float] = OrderedDict()
+
+    def is_fresh(self, user_id: int) -> bool:
+        seen = self._confirmed.get(user_id)
+        return seen is not None and self._clock() - seen < self._ttl
+
+    def confirm(self, user_id: int) -> None:
+        if self._ttl <= 0:
+            return
+        self._confirmed[user_id] = self._clock()
+        self._confirmed.move_to_end(user_id)
+        if len(self._confirmed) > self.MAX_ENTRIES:
+            self._confirmed.popitem(last=False)
+
+    def forget(self, user_id: int) -> None:
+        self._confirmed.pop(user_id, None)
+
+
+def _account_gone() -> Unauthenticated:
+    return Unauthenticated("the account no longer exists", reason="USER_NOT_FOUND")
 
 
 def _password_candidates(password: str) -> list[str]:

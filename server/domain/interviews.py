@@ -168,20 +168,26 @@ class InterviewService:
             return await _interview_view(uow, interview)
 
     async def get(self, user_id: int, interview_id: int) -> InterviewView:
-        async with self._db.transaction() as uow:
-            return await _interview_view(uow, await self._owned(uow, user_id, interview_id))
+        if interview_id <= 0:
+            raise InvalidArgument.for_field("interview_id", "interview_id must be a positive id")
+        async with self._db.transaction(read_only=True) as uow:
+            found = await uow.interviews.get_owned_with_counts(user_id, interview_id)
+        if found is None:
+            raise _interview_not_found(interview_id)
+        return _to_interview_view(*found)
 
     async def list_interviews(self, user_id: int, size: int, token: str) -> Page[InterviewView]:
         limit = page_size(size)
         scope = PageScope(user_id, "interviews")
         cursor = self._tokens.decode(token, scope)
-        async with self._db.transaction() as uow:
-            rows = await uow.interviews.page(
+        async with self._db.transaction(read_only=True) as uow:
+            rows = await uow.interviews.page_with_counts(
                 user_id, _int_cursor(cursor, 1)[0] if cursor else None, limit + 1
             )
-            counts = await uow.interviews.counts([row.id for row in rows[:limit]])
-        views = [_to_interview_view(row, *counts[row.id]) for row in rows[:limit]]
-        next_token = self._tokens.encode(scope, [rows[limit - 1].id]) if len(rows) > limit else ""
+        views = [_to_interview_view(*row) for row in rows[:limit]]
+        next_token = (
+            self._tokens.encode(scope, [rows[limit - 1][0].id]) if len(rows) > limit else ""
+        )
         return Page(views, next_token)
 
     async def list_questions(
@@ -190,7 +196,7 @@ class InterviewService:
         limit = page_size(size)
         scope = PageScope(user_id, "questions", (("interview_id", interview_id),))
         cursor = self._tokens.decode(token, scope)
-        async with self._db.transaction() as uow:
+        async with self._db.transaction(read_only=True) as uow:
             interview = await self._owned(uow, user_id, interview_id)
             after = _int_cursor(cursor, 2) if cursor else None
             rows = await uow.questions.page(
@@ -206,7 +212,7 @@ class InterviewService:
         limit = page_size(size)
         scope = PageScope(user_id, "question_attempts", (("interview_id", interview_id),))
         cursor = self._tokens.decode(token, scope)
-        async with self._db.transaction() as uow:
+        async with self._db.transaction(read_only=True) as uow:
             interview = await self._owned(uow, user_id, interview_id)
             after = _int_cursor(cursor, 2) if cursor else None
             rows = await uow.attempts.page(

@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +26,12 @@ MAX_USER_ID = 2**63 - 1
 # The prefix and 43 base64url characters (32 bytes, unpadded), as issued.
 _REFRESH_TOKEN = re.compile(r"smv_rt_[A-Za-z0-9_-]{43}")
 _REQUIRED_CLAIMS = ["sub", "iat", "exp", "jti", "typ", "iss", "aud"]
+LEEWAY_SECONDS = 5
+# Verified access tokens remembered per process (token -> user id, expiry): a client
+# sends the same token on every call until it expires, and verifying it (PyJWT:
+# base64, JSON, HMAC, claim checks) cost about 5 % of a GetMe. Bounded, least
+# recently used out; a hit still checks the expiry, so it never outlives the token.
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class AccessTokenCodec:
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl
+        self._verified: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     def issue(self, user_id: int, now: datetime | None = None) -> IssuedToken:
         issued_at = now or utcnow()
@@ -64,7 +73,26 @@ class AccessTokenCodec:
         return IssuedToken(token, expires_at.replace(microsecond=0))
 
     def user_id_of(self, token: str) -> int:
-        """The user id in a valid access token; Unauthenticated for anything else."""
+        """The user id in a valid access token; Unauthenticated for anything else.
+
+        A token verified before is not verified again until it expires (its signature
+        and claims cannot change: the cache is keyed by the whole token).
+        """
+        known = self._verified.get(token)
+        if known is not None:
+            user_id, expires = known
+            if time.time() <= expires + LEEWAY_SECONDS:
+                self._verified.move_to_end(token)
+                return user_id
+            del self._verified[token]
+            raise _expired()
+        user_id, expires = self._verify(token)
+        self._verified[token] = (user_id, expires)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return user_id
+
+    def _verify(self, token: str) -> tuple[int, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -73,18 +101,21 @@ class AccessTokenCodec:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": _REQUIRED_CLAIMS},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated(
-                "the access token has expired; call AuthService.RefreshToken",
-                reason="TOKEN_EXPIRED",
-            ) from None
+            raise _expired() from None
         except jwt.InvalidTokenError:
             raise Unauthenticated("the access token is not valid", reason="TOKEN_INVALID") from None
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise Unauthenticated("this is not an access token", reason="TOKEN_INVALID")
-        return _user_id_in(claims["sub"])
+        return _user_id_in(claims["sub"]), float(claims["exp"])
+
+
+def _expired() -> Unauthenticated:
+    return Unauthenticated(
+        "the access token has expired; call AuthService.RefreshToken", reason="TOKEN_EXPIRED"
+    )
 
 
 def _user_id_in(subject: object) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from server.domain.records import (
     TranscriptRecord,
 )
 from server.errors import Conflict
+from server.repositories.driver import DriverQuery, fetch_all, fetch_one, utc
 
 
 def interview_record(row: Interview) -> InterviewRecord:
@@ -75,6 +77,40 @@ def attempt_record(row: QuestionAttempt) -> AttemptRecord:
     )
 
 
+# The reads behind every interview screen, counts included, as one driver call each
+# (server/repositories/driver.py). A question is answered when its latest attempt
+# has a transcription.
+_WITH_COUNTS = (
+    "SELECT i.id, i.user_id, i.track, i.difficulty, i.status, i.generator,"
+    " i.created_at, i.completed_at,"
+    " (SELECT count(*) FROM questions q WHERE q.interview_id = i.id),"
+    " (SELECT count(*) FROM question_attempts a"
+    "  WHERE a.interview_id = i.id AND a.transcribed_at IS NOT NULL"
+    "  AND a.id = (SELECT max(b.id) FROM question_attempts b"
+    "              WHERE b.question_id = a.question_id))"
+    " FROM interviews i"
+)
+_OWNED_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.id = $1 AND i.user_id = $2")
+_PAGE_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.user_id = $1 ORDER BY i.id DESC LIMIT $2")
+_PAGE_AFTER_WITH_COUNTS = DriverQuery(
+    _WITH_COUNTS + " WHERE i.user_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3"
+)
+
+
+def _counted(row: Any) -> tuple[InterviewRecord, int, int]:
+    record = InterviewRecord(
+        id=row[0],
+        user_id=row[1],
+        track=row[2],
+        difficulty=row[3],
+        status=row[4],
+        generator=row[5],
+        created_at=utc(row[6]),
+        completed_at=utc(row[7]) if row[7] is not None else None,
+    )
+    return record, int(row[8]), int(row[9])
+
+
 def _interview_or_none(row: Interview | None) -> InterviewRecord | None:
     return interview_record(row) if row is not None else None
 
@@ -121,6 +157,24 @@ class InterviewRepository:
         return _interview_or_none(
             await self._session.scalar(query.with_for_update() if lock else query)
         )
+
+    async def get_owned_with_counts(
+        self, user_id: int, interview_id: int
+    ) -> tuple[InterviewRecord, int, int] | None:
+        """The interview, its question count and answered count; None when not theirs."""
+        row = await fetch_one(self._session, _OWNED_WITH_COUNTS, interview_id, user_id)
+        return _counted(row) if row is not None else None
+
+    async def page_with_counts(
+        self, user_id: int, before_id: int | None, limit: int
+    ) -> list[tuple[InterviewRecord, int, int]]:
+        """As `page`, each with its question count and answered count, in one statement."""
+        if before_id is None:
+            rows = await fetch_all(self._session, _PAGE_WITH_COUNTS, user_id, limit)
+        else:
+            after = (user_id, before_id, limit)
+            rows = await fetch_all(self._session, _PAGE_AFTER_WITH_COUNTS, *after)
+        return [_counted(row) for row in rows]
 
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(

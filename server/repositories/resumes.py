@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import KnowledgeSet, Resume
@@ -12,6 +12,9 @@ from server.db.types import utcnow
 from server.db.upsert import insert_for
 from server.domain.records import KnowledgeSetRecord, ResumeRecord
 from server.domain.resume.types import ResumeFields
+
+_RESUMES: Table = Resume.__table__  # type: ignore[assignment]
+_KNOWLEDGE_SETS: Table = KnowledgeSet.__table__  # type: ignore[assignment]
 
 
 def _resume(row: Resume) -> ResumeRecord:
@@ -44,24 +47,39 @@ class ResumeRepository:
         return found is not None
 
     async def replace(self, user_id: int, fields: ResumeFields) -> ResumeRecord:
-        """Store `fields` as the user's one resume, atomically, whether or not one exists."""
+        """Store `fields` as the user's one resume, atomically, whether or not one exists.
+
+        One Core statement, INSERT ... ON CONFLICT DO UPDATE ... RETURNING (SQLite 3.35+
+        and PostgreSQL), on the session's connection: no ORM bulk-insert machinery and
+        no second SELECT to read the row back.
+        """
         now = utcnow()
         values = asdict(fields)
         insert = insert_for(self._session)
-        await self._session.execute(
-            insert(Resume)
+        statement = (
+            insert(_RESUMES)
             .values(user_id=user_id, created_at=now, updated_at=now, **values)
             .on_conflict_do_update(
-                index_elements=[Resume.user_id], set_={**values, "updated_at": now}
+                index_elements=[_RESUMES.c.user_id], set_={**values, "updated_at": now}
             )
+            .returning(*_RESUMES.c)
         )
-        row = await self._session.scalar(
-            select(Resume)
-            .where(Resume.user_id == user_id)
-            .execution_options(populate_existing=True)
+        connection = await self._session.connection()
+        row = (await connection.execute(statement)).one()
+        return ResumeRecord(
+            id=row.id,
+            user_id=row.user_id,
+            filename=row.filename,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            text=row.text,
+            text_sha256=row.text_sha256,
+            skills=tuple(row.skills),
+            years_experience=row.years_experience,
+            extractor=row.extractor,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
-        assert row is not None
-        return _resume(row)
 
 
 class KnowledgeSetRepository:
@@ -106,4 +124,7 @@ class KnowledgeSetRepository:
         )
 
     async def delete_for_user(self, user_id: int) -> None:
-        await self._session.execute(delete(KnowledgeSet).where(KnowledgeSet.user_id == user_id))
+        connection = await self._session.connection()
+        await connection.execute(
+            delete(_KNOWLEDGE_SETS).where(_KNOWLEDGE_SETS.c.user_id == user_id)
+        )

@@ -13,11 +13,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from server.db.engine import create_session_factory
+from server.db.engine import READ_ONLY_OPTION, create_session_factory
 from server.errors import Unavailable
 from server.repositories.analyses import AnalysisRepository, ReportRepository
 from server.repositories.interviews import (
@@ -112,11 +113,23 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        """One transaction; a lost connection becomes Unavailable (retryable)."""
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
+        """One transaction; a lost connection becomes Unavailable (retryable).
+
+        `read_only` promises that the block only reads, one statement or several
+        that need not agree with each other: it then runs in autocommit, so that no
+        BEGIN or COMMIT is sent (a round trip each on PostgreSQL) and SQLite's write
+        lock is not taken; each statement sees the latest committed state. Writing
+        in it would not be atomic; use it for single-statement reads.
+        """
         session = self._sessions()
         try:
             async with session.begin():
+                if read_only:
+                    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+                    if self.dialect != "sqlite":  # SQLite: _on_begin sends no BEGIN
+                        options["isolation_level"] = "AUTOCOMMIT"
+                    await session.connection(execution_options=options)
                 yield UnitOfWork(session)
         except Exception as error:
             if is_connectivity_error(error):

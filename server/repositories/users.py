@@ -13,6 +13,7 @@ from server.db.types import UtcDateTime
 from server.db.upsert import insert_for
 from server.domain.records import RefreshTokenRecord, ThrottleRecord, UserRecord
 from server.errors import Conflict
+from server.repositories.driver import DriverQuery, fetch_one, utc
 
 
 def _user(row: User) -> UserRecord:
@@ -24,6 +25,15 @@ def _user(row: User) -> UserRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+# The calls every request makes (server/repositories/driver.py).
+_PROFILE = DriverQuery(
+    "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, u.updated_at,"
+    " EXISTS (SELECT 1 FROM resumes r WHERE r.user_id = u.id)"
+    " FROM users u WHERE u.id = $1"
+)
+_EXISTS = DriverQuery("SELECT 1 FROM users WHERE id = $1")
 
 
 def _user_or_none(row: User | None) -> UserRecord | None:
@@ -64,8 +74,22 @@ class UserRepository:
         return _user_or_none(await self._session.scalar(select(User).where(User.email == email)))
 
     async def exists(self, user_id: int) -> bool:
-        found = await self._session.scalar(select(User.id).where(User.id == user_id))
-        return found is not None
+        return await fetch_one(self._session, _EXISTS, user_id) is not None
+
+    async def get_with_resume_flag(self, user_id: int) -> tuple[UserRecord, bool] | None:
+        """The user and whether they have a resume, in one statement; None when gone."""
+        row = await fetch_one(self._session, _PROFILE, user_id)
+        if row is None:
+            return None
+        user = UserRecord(
+            id=row[0],
+            email=row[1],
+            name=row[2],
+            password_hash=row[3],
+            created_at=utc(row[4]),
+            updated_at=utc(row[5]),
+        )
+        return user, bool(row[6])
 
     async def has_resume(self, user_id: int) -> bool:
         found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))
