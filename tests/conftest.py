@@ -18,32 +18,14 @@ from server.db.migrate import upgrade_to_head
 from server.db.models import Base
 from server.engines.stt import LocalWhisperEngine, TranscriptionEngine
 from tests.helpers import (
-    ASSETS,
     Account,
     RunningServer,
     Stubs,
     make_settings,
-    openai_settings,
     register,
     start_server,
     stop_server,
-    stubs_for,
 )
-
-# Re-exported for test modules that still import these from here; new code imports
-# them from tests.helpers.
-__all__ = [
-    "ASSETS",
-    "Account",
-    "RunningServer",
-    "Stubs",
-    "make_settings",
-    "openai_settings",
-    "register",
-    "start_server",
-    "stop_server",
-    "stubs_for",
-]
 
 POSTGRES_URL = os.environ.get("SAMVAAD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]

@@ -28,8 +28,7 @@ from server.domain.auth import PrincipalCache
 from server.domain.tokens import AccessTokenCodec
 from server.errors import Unauthenticated
 from server.repositories.unit_of_work import Database
-from tests.conftest import Account, RunningServer, Stubs
-from tests.helpers import expect_status, reason
+from tests.helpers import Account, RunningServer, Stubs, expect_status, reason
 
 UNAUTH = grpc.StatusCode.UNAUTHENTICATED
 
