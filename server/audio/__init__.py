@@ -1,6 +1,7 @@
 """Recorded answers: receiving, recognising and checking audio before any engine runs."""
 
 from server.audio.formats import FORMATS, AudioFormat, sniff_format
+from server.audio.limits import StreamLimits, TempBudget, UploadLimits, with_idle_timeout
 from server.audio.probe import ProbeResult, probe_audio
 from server.audio.upload import (
     UPLOAD_PREFIX,
@@ -8,10 +9,6 @@ from server.audio.upload import (
     AudioIntake,
     AudioUpload,
     ReceivedAudio,
-    StreamLimits,
-    TempBudget,
-    UploadLimits,
-    with_idle_timeout,
 )
 
 __all__ = [

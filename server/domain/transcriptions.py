@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from server.audio import AudioIntake
 from server.audio.formats import parse_mime_type
-from server.audio.upload import RETRY_AFTER_SECONDS
+from server.audio.limits import RETRY_AFTER_SECONDS
 from server.clock import utcnow
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import DeliveryMetrics, Word
