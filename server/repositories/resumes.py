@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Row, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import KnowledgeSet, Resume
@@ -17,7 +18,8 @@ _RESUMES: Table = Resume.__table__  # type: ignore[assignment]
 _KNOWLEDGE_SETS: Table = KnowledgeSet.__table__  # type: ignore[assignment]
 
 
-def _resume(row: Resume) -> ResumeRecord:
+def _resume(row: Resume | Row[Any]) -> ResumeRecord:
+    """A record from an ORM row or a Core row of the resumes table (same attribute names)."""
     return ResumeRecord(
         id=row.id,
         user_id=row.user_id,
@@ -66,20 +68,7 @@ class ResumeRepository:
         )
         connection = await self._session.connection()
         row = (await connection.execute(statement)).one()
-        return ResumeRecord(
-            id=row.id,
-            user_id=row.user_id,
-            filename=row.filename,
-            content_type=row.content_type,
-            size_bytes=row.size_bytes,
-            text=row.text,
-            text_sha256=row.text_sha256,
-            skills=tuple(row.skills),
-            years_experience=row.years_experience,
-            extractor=row.extractor,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+        return _resume(row)
 
 
 class KnowledgeSetRepository:
