@@ -167,7 +167,8 @@ async def test_input_sized_work_never_runs_on_the_event_loop(
     watch(documents, "_detect_and_decode")
     watch(documents, "clean_text")
     watch(pdf_text, "looks_truncated")
-    watch(service, "_years_and_digest")
+    watch(service, "years_of_experience")
+    watch(service, "_sha256")
     watch(Taxonomy, "mentions")
     await upload(stubs, account, read(PLAIN.filename), "cv.txt")
     await upload(stubs, account, read(SINGLE_COLUMN.filename))
@@ -178,7 +179,8 @@ async def test_input_sized_work_never_runs_on_the_event_loop(
         "_detect_and_decode",
         "clean_text",
         "looks_truncated",
-        "_years_and_digest",
+        "years_of_experience",
+        "_sha256",
         "mentions",
     }
     assert all(loop_thread not in ran_in for ran_in in threads.values()), threads

@@ -9,7 +9,7 @@ import grpc
 from sqlalchemy import select
 
 from generated.samvaad.v1 import resume_pb2
-from server.db.models import KnowledgeSet
+from server.db.models import KnowledgeSet, Resume
 from tests.helpers import (
     Account,
     RunningServer,
@@ -147,3 +147,27 @@ async def test_the_candidate_profile_is_the_current_resume(
     assert profile.skills == list(resume.skills)
     years = expected_years(PLAIN, datetime.now(UTC).date())
     assert profile.years_experience == resume.years_experience == years
+
+
+async def test_a_set_cached_for_the_old_text_while_an_upload_waits_is_cleared(
+    running: RunningServer, stubs: Stubs, account: Account
+) -> None:
+    """The interleaving the upload's trigger exists for: GetKnowledgeSet holds the
+    resume row while it caches a set for the old text; the upload waits for that row
+    and, once the set is committed, must still clear it (on PostgreSQL its DELETE
+    needs a snapshot taken after the row lock, not the upsert's)."""
+    old = await upload(stubs, account, PLAIN)
+    assert old.skills
+    database = running.app.database
+    async with database.transaction() as uow:
+        [current] = await uow.session.scalars(
+            select(Resume.text_sha256).where(Resume.user_id == account.user.id)
+        )
+        await uow.knowledge_sets.save_if_current(account.user.id, current, ["Python"], "offline")
+        uploading = asyncio.ensure_future(upload(stubs, account, SINGLE_COLUMN))
+        await asyncio.sleep(0.5)  # the upload now waits for the row (or the write lock)
+        if database.dialect != "sqlite":
+            assert not uploading.done()
+    await uploading
+    assert await cached_rows(running, account) == []
+    assert not (await knowledge_set(stubs, account)).cached

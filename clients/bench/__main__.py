@@ -90,6 +90,11 @@ class Options:
     out: Path
     database_url: str | None
     extra_settings: dict[str, str]
+    # Keys of the measurements to run (--only); None runs them all.
+    only: frozenset[str] | None = None
+
+    def wants(self, key: str) -> bool:
+        return self.only is None or key in self.only
 
     @property
     def sizes(self) -> Sizes:
@@ -116,9 +121,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="an environment setting for the servers under test, e.g. "
         "PASSWORD_HASH_CONCURRENCY=1 (repeatable)",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="KEY[,KEY...]",
+        help="run only these measurements, by their JSON keys (get_me, reads, "
+        "upload_resume, ingest, login_burst, transcription, resume_extraction, nfkc_bombs, "
+        "memory; anonymous and hostile_uploads for those groups)",
+    )
     args = parser.parse_args(argv)
     extra = dict(_setting(text, parser) for text in args.server_setting)
-    return Options(args.quick, args.out, args.database_url, extra)
+    only = frozenset(key.strip() for key in args.only.split(",") if key.strip()) or None
+    return Options(args.quick, args.out, args.database_url, extra, only)
 
 
 def _setting(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
@@ -149,6 +163,9 @@ Measurement = Callable[[], Awaitable[tuple[list[Figure], dict[str, Any]]]]
 
 
 async def measure(report: Report, key: str, title: str, measurement: Measurement) -> None:
+    only = report.setup.get("only")
+    if only and not any(key == name or key.startswith(f"{name}_") for name in only):
+        return
     print(f"{title} ...", flush=True)
     figures, details = await measurement()
     report.figures.extend(figures)
@@ -167,6 +184,7 @@ async def run(options: Options) -> Report:
             "sizes": repr(sizes),
             "server": "python -m server, ENVIRONMENT=production, owasp argon2id, JSON logs",
             "server_settings": options.server_settings,
+            "only": sorted(options.only) if options.only else None,
         },
     )
     with tempfile.TemporaryDirectory(prefix="samvaad-bench-") as scratch:
@@ -246,20 +264,21 @@ async def run(options: Options) -> Report:
             "AUDIO_MAX_STREAMS_PER_USER": str(sizes.parallel_uploads),
             "TRANSCRIPTION_MAX_PENDING": str(max(8, sizes.parallel_uploads)),
         }
-        fresh = start_samvaad(
-            workdir / "memory", options.database_url, {**parallel, **options.server_settings}
-        )
-        try:
-            await wait_for(fresh)
-            await measure(
-                report,
-                "memory",
-                f"Server memory during {sizes.parallel_uploads} uploads at once",
-                lambda: memory_under_parallel_uploads(fresh, wav, sizes),
+        if options.wants("memory"):
+            fresh = start_samvaad(
+                workdir / "memory", options.database_url, {**parallel, **options.server_settings}
             )
-        finally:
-            fresh.stop()
-        for path in ANONYMOUS_PATHS:
+            try:
+                await wait_for(fresh)
+                await measure(
+                    report,
+                    "memory",
+                    f"Server memory during {sizes.parallel_uploads} uploads at once",
+                    lambda: memory_under_parallel_uploads(fresh, wav, sizes),
+                )
+            finally:
+                fresh.stop()
+        for path in ANONYMOUS_PATHS if options.wants("anonymous") else ():
             await _on_fresh_server(
                 options,
                 workdir / f"anonymous-{path.rsplit('/', 1)[-1]}",
@@ -274,9 +293,10 @@ async def run(options: Options) -> Report:
         async def measure_one(key: str, title: str, measurement: Measurement) -> None:
             await measure(report, key, title, measurement)
 
-        await measure_hostile_uploads(
-            measure_one, workdir, options.database_url, options.server_settings, options.quick
-        )
+        if options.wants("hostile_uploads"):
+            await measure_hostile_uploads(
+                measure_one, workdir, options.database_url, options.server_settings, options.quick
+            )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report
 

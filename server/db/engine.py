@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-# An execution option a read-only unit of work sets on its connection (see _on_begin).
-READ_ONLY_OPTION = "samvaad_read_only"
+# An execution option a read-only or one-statement unit of work sets on its connection
+# (see _on_begin): its statements run in autocommit.
+AUTOCOMMIT_OPTION = "samvaad_autocommit"
 
 
 def create_engine(
@@ -93,11 +94,13 @@ def _create_sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front: a deferred transaction that
         # reads and then writes can deadlock against another one, and SQLite
         # answers that with "database is locked" instead of waiting. A unit of work
-        # that only reads (Database.transaction(read_only=True)) begins nothing: each
-        # of its statements reads the latest committed state on its own (autocommit),
-        # and in WAL mode readers never wait for the writer, so reads no longer queue
-        # on the write lock one behind another, nor pay for BEGIN and COMMIT.
-        if not conn.get_execution_options().get(READ_ONLY_OPTION):
+        # that only reads, or runs one statement (Database.transaction(read_only=True)
+        # or one_statement=True), begins nothing: each of its statements reads the
+        # latest committed state on its own (autocommit), and in WAL mode readers
+        # never wait for the writer, so reads no longer queue on the write lock one
+        # behind another, nor pay for BEGIN and COMMIT. A lone write statement takes
+        # the write lock when it starts, waiting for it under busy_timeout.
+        if not conn.get_execution_options().get(AUTOCOMMIT_OPTION):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

@@ -14,10 +14,13 @@ is not handed out again; the error then reaches `Database.transaction`, which
 maps a lost connection to UNAVAILABLE.
 
 SQL here is written once, with PostgreSQL's `$n` placeholders; SQLite gets `?`.
+Parameters are passed as the columns store them: aware datetimes (SQLite gets the
+naive UTC text SQLAlchemy writes there) and JSON as text (`json_param`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -46,7 +49,8 @@ async def fetch_all(session: AsyncSession, query: DriverQuery, *params: Any) -> 
     driver: Any = raw.driver_connection
     try:
         if connection.dialect.name == "sqlite":
-            return list(await driver.execute_fetchall(query.sqlite, params))
+            sqlite_params = tuple(_sqlite_param(param) for param in params)
+            return list(await driver.execute_fetchall(query.sqlite, sqlite_params))
         return list(await driver.fetch(query.postgresql, *params))
     except Exception:
         await connection.invalidate()
@@ -65,3 +69,20 @@ def utc(value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError(f"not a timestamp: {type(value).__name__}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def json_param(value: Any) -> str:
+    """A value for a JSON column: its text (asyncpg's codec, set by SQLAlchemy, takes text)."""
+    return json.dumps(value)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: asyncpg's codec decodes it, SQLite hands back the text."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _sqlite_param(value: Any) -> Any:
+    # The storage format of SQLAlchemy's DateTime on SQLite (naive UTC by UtcDateTime).
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value

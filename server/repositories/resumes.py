@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import KnowledgeSet, Resume
@@ -13,13 +12,29 @@ from server.db.types import utcnow
 from server.db.upsert import insert_for
 from server.domain.records import KnowledgeSetRecord, ResumeRecord
 from server.domain.resume.types import ResumeFields
+from server.repositories.driver import DriverQuery, fetch_one, json_param, json_value, utc
 
-_RESUMES: Table = Resume.__table__  # type: ignore[assignment]
-_KNOWLEDGE_SETS: Table = KnowledgeSet.__table__  # type: ignore[assignment]
+_COLUMNS = (
+    "id, user_id, filename, content_type, size_bytes, text, text_sha256, skills,"
+    " years_experience, extractor, created_at, updated_at"
+)
+# The upload's one statement (server/repositories/driver.py). Updating the row fires
+# the trigger that clears the user's cached knowledge sets (migration 0007), so the
+# replacement is atomic without BEGIN and COMMIT.
+_REPLACE = DriverQuery(
+    "INSERT INTO resumes (user_id, filename, content_type, size_bytes, text, text_sha256,"
+    " skills, years_experience, extractor, created_at, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (user_id) DO UPDATE SET filename = excluded.filename,"
+    " content_type = excluded.content_type, size_bytes = excluded.size_bytes,"
+    " text = excluded.text, text_sha256 = excluded.text_sha256, skills = excluded.skills,"
+    " years_experience = excluded.years_experience, extractor = excluded.extractor,"
+    " updated_at = excluded.updated_at"
+    f" RETURNING {_COLUMNS}"
+)
 
 
-def _resume(row: Resume | Row[Any]) -> ResumeRecord:
-    """A record from an ORM row or a Core row of the resumes table (same attribute names)."""
+def _resume(row: Resume) -> ResumeRecord:
     return ResumeRecord(
         id=row.id,
         user_id=row.user_id,
@@ -36,6 +51,24 @@ def _resume(row: Resume | Row[Any]) -> ResumeRecord:
     )
 
 
+def _driver_resume(row: Any) -> ResumeRecord:
+    """A record from a driver row of `_COLUMNS`."""
+    return ResumeRecord(
+        id=row[0],
+        user_id=row[1],
+        filename=row[2],
+        content_type=row[3],
+        size_bytes=row[4],
+        text=row[5],
+        text_sha256=row[6],
+        skills=tuple(json_value(row[7])),
+        years_experience=row[8],
+        extractor=row[9],
+        created_at=utc(row[10]),
+        updated_at=utc(row[11]),
+    )
+
+
 class ResumeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -49,26 +82,29 @@ class ResumeRepository:
         return found is not None
 
     async def replace(self, user_id: int, fields: ResumeFields) -> ResumeRecord:
-        """Store `fields` as the user's one resume, atomically, whether or not one exists.
+        """Store `fields` as the user's one resume and clear its cached knowledge sets.
 
-        One Core statement, INSERT ... ON CONFLICT DO UPDATE ... RETURNING (SQLite 3.35+
-        and PostgreSQL), on the session's connection: no ORM bulk-insert machinery and
-        no second SELECT to read the row back.
+        One statement, INSERT ... ON CONFLICT DO UPDATE ... RETURNING (SQLite 3.35+ and
+        PostgreSQL), atomic on its own: it may run in a one-statement unit of work.
         """
         now = utcnow()
-        values = asdict(fields)
-        insert = insert_for(self._session)
-        statement = (
-            insert(_RESUMES)
-            .values(user_id=user_id, created_at=now, updated_at=now, **values)
-            .on_conflict_do_update(
-                index_elements=[_RESUMES.c.user_id], set_={**values, "updated_at": now}
-            )
-            .returning(*_RESUMES.c)
+        row = await fetch_one(
+            self._session,
+            _REPLACE,
+            user_id,
+            fields.filename,
+            fields.content_type,
+            fields.size_bytes,
+            fields.text,
+            fields.text_sha256,
+            json_param(list(fields.skills)),
+            fields.years_experience,
+            fields.extractor,
+            now,
+            now,
         )
-        connection = await self._session.connection()
-        row = (await connection.execute(statement)).one()
-        return _resume(row)
+        assert row is not None  # RETURNING always returns the row written
+        return _driver_resume(row)
 
 
 class KnowledgeSetRepository:
@@ -110,10 +146,4 @@ class KnowledgeSetRepository:
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=[KnowledgeSet.user_id, KnowledgeSet.text_sha256])
-        )
-
-    async def delete_for_user(self, user_id: int) -> None:
-        connection = await self._session.connection()
-        await connection.execute(
-            delete(_KNOWLEDGE_SETS).where(_KNOWLEDGE_SETS.c.user_id == user_id)
         )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from server.db.engine import READ_ONLY_OPTION, create_session_factory
+from server.db.engine import AUTOCOMMIT_OPTION, create_session_factory
 from server.errors import Unavailable
 from server.repositories.analyses import AnalysisRepository, ReportRepository
 from server.repositories.interviews import (
@@ -113,20 +113,24 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[UnitOfWork]:
+    async def transaction(
+        self, *, read_only: bool = False, one_statement: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         """One transaction; a lost connection becomes Unavailable (retryable).
 
         `read_only` promises that the block only reads, one statement or several
-        that need not agree with each other: it then runs in autocommit, so that no
-        BEGIN or COMMIT is sent (a round trip each on PostgreSQL) and SQLite's write
-        lock is not taken; each statement sees the latest committed state. Writing
-        in it would not be atomic; use it for single-statement reads.
+        that need not agree with each other; `one_statement` that it runs a single
+        statement, which may write: the database makes one statement atomic on its
+        own. Either runs in autocommit, so that no BEGIN or COMMIT is sent (a round
+        trip each on PostgreSQL, a thread hop each on SQLite) and a read does not take
+        SQLite's write lock; each statement sees the latest committed state. Several
+        writes in such a block would not be atomic together.
         """
         session = self._sessions()
         try:
             async with session.begin():
-                if read_only:
-                    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+                if read_only or one_statement:
+                    options: dict[str, Any] = {AUTOCOMMIT_OPTION: True}
                     if self.dialect != "sqlite":  # SQLite: _on_begin sends no BEGIN
                         options["isolation_level"] = "AUTOCOMMIT"
                     await session.connection(execution_options=options)

@@ -19,6 +19,7 @@ from server.config import Settings
 from server.domain.candidate import CandidateProfile
 from server.domain.records import ResumeRecord
 from server.domain.resume.documents import (
+    Document,
     DocumentLimits,
     DocumentReader,
     clean_filename,
@@ -27,6 +28,7 @@ from server.domain.resume.documents import (
 from server.domain.resume.experience import years_of_experience
 from server.domain.resume.pdf_text import PdfLimits, PdfTextReader
 from server.domain.resume.skills import (
+    ExtractedSkills,
     OfflineSkillExtractor,
     OpenAISkillExtractor,
     SkillExtractor,
@@ -59,6 +61,15 @@ class ResumeView:
 class KnowledgeSetView:
     items: list[str]
     cached: bool
+
+
+@dataclass(frozen=True)
+class _TextFacts:
+    """What an upload's text yields; `skills` is None when the extractor needs the network."""
+
+    skills: ExtractedSkills | None
+    years_experience: float | None
+    text_sha256: str
 
 
 class _Closeable(Protocol):
@@ -125,24 +136,29 @@ class ResumeService:
         self, user_id: int, filename: str, declared_type: str, content: bytes
     ) -> ResumeView:
         name = clean_filename(filename)  # a bad name fails before any work is done
-        document = await self._documents.read(content, declared_type, owner=user_id)
-        extracted = await self._skills.extract(document.text, self._limits.max_skills)
-        years, digest = await asyncio.to_thread(_years_and_digest, document.text)
+        # A text upload is read and analysed in one hop to a worker thread; a PDF is
+        # read in a child process first, then analysed in one hop.
+        analysed = await asyncio.to_thread(self._read_text_and_analyse, content, declared_type)
+        if analysed is None:
+            document = await self._documents.read(content, declared_type, owner=user_id)
+            analysed = await asyncio.to_thread(self._analyse, document)
+        document, facts = analysed
+        extracted = facts.skills
+        if extracted is None:  # the extractor needs the network (OpenAI)
+            extracted = await self._skills.extract(document.text, self._limits.max_skills)
         fields = ResumeFields(
             filename=name or default_filename(document.content_type),
             content_type=document.content_type,
             size_bytes=len(content),
             text=document.text,
-            text_sha256=digest,
+            text_sha256=facts.text_sha256,
             skills=extracted.skills,
-            years_experience=years,
+            years_experience=facts.years_experience,
             extractor=extracted.extractor,
         )
-        async with self._db.transaction() as uow:
-            # Replace first: it locks the resume row, which orders this against
-            # a knowledge set being cached for the old text at the same time.
+        # One statement: the upsert also clears the cached knowledge sets (a trigger).
+        async with self._db.transaction(one_statement=True) as uow:
             row = await uow.resumes.replace(user_id, fields)
-            await uow.knowledge_sets.delete_for_user(user_id)
         log.info(
             "resume stored",
             extra={
@@ -154,6 +170,23 @@ class ResumeService:
             },
         )
         return _view(row)
+
+    def _read_text_and_analyse(
+        self, content: bytes, declared_type: str
+    ) -> tuple[Document, _TextFacts] | None:
+        """Blocking (a worker thread): a text upload read and analysed; None for a PDF."""
+        document = self._documents.read_text_here(content, declared_type)
+        return None if document is None else self._analyse(document)
+
+    def _analyse(self, document: Document) -> tuple[Document, _TextFacts]:
+        """Blocking (a worker thread): every step that costs in proportion to the text."""
+        text = document.text
+        facts = _TextFacts(
+            skills=self._skills.extract_here(text, self._limits.max_skills),
+            years_experience=years_of_experience(text, utcnow().date()),
+            text_sha256=_sha256(text),
+        )
+        return document, facts
 
     async def get(self, user_id: int) -> ResumeView:
         async with self._db.transaction() as uow:
@@ -207,11 +240,6 @@ def _view(row: ResumeRecord) -> ResumeView:
         extractor=row.extractor,
         updated_at=row.updated_at,
     )
-
-
-def _years_and_digest(text: str) -> tuple[float | None, str]:
-    """Both take time in proportion to the text: run together, off the event loop."""
-    return years_of_experience(text, utcnow().date()), _sha256(text)
 
 
 def _sha256(text: str) -> str:

@@ -62,6 +62,11 @@ class ExtractedSkills:
 class SkillExtractor(Protocol):
     async def extract(self, text: str, limit: int) -> ExtractedSkills: ...
 
+    def extract_here(self, text: str, limit: int) -> ExtractedSkills | None:
+        """The skills computed in the calling (worker) thread, when that needs no I/O;
+        None when only `extract` can answer (a model behind the network)."""
+        ...
+
 
 class OfflineSkillExtractor:
     def __init__(self, taxonomy: Taxonomy) -> None:
@@ -70,8 +75,10 @@ class OfflineSkillExtractor:
     async def extract(self, text: str, limit: int) -> ExtractedSkills:
         # Matching several hundred patterns over a long text takes milliseconds
         # to tens of milliseconds: too long to hold the event loop.
-        skills = await asyncio.to_thread(self._taxonomy.rank, text, limit)
-        return ExtractedSkills(skills, OFFLINE)
+        return await asyncio.to_thread(self.extract_here, text, limit)
+
+    def extract_here(self, text: str, limit: int) -> ExtractedSkills:
+        return ExtractedSkills(self._taxonomy.rank(text, limit), OFFLINE)
 
 
 class _ModelAnswer(BaseModel):
@@ -95,6 +102,9 @@ class OpenAISkillExtractor:
             substitute="extractor",
         )
         return ExtractedSkills(skills, extractor)
+
+    def extract_here(self, text: str, limit: int) -> None:
+        return None  # the model is asked over the network, by `extract`
 
     async def _ask_model(self, text: str, limit: int) -> list[str]:
         answer = await complete_validated(

@@ -177,7 +177,12 @@ class Taxonomy:
         atoms = [(m.start(), m.end(), m.group()) for m in _ATOM.finditer(prose)]
         counter.steps += len(prose) + len(atoms)
         candidates: list[Mention] = []
-        for index, (start, _, _) in enumerate(atoms):
+        loose_starts, exact_starts = self._loose.children, self._exact.children
+        for index, (start, _, atom) in enumerate(atoms):
+            # Most words start no spelling: two dict lookups rule them out before
+            # any context is read (a walk from them would visit no node).
+            if atom.lower() not in loose_starts and atom not in exact_starts:
+                continue
             if not _free_on_left(prose, start):
                 continue
             loose = _walk(self._loose, atoms, index, prose, fold=True, counter=counter)
