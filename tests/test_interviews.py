@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from generated.samvaad.v1 import interview_pb2 as pb
-from server.db.models import QuestionAttempt
+from server.db.models import Interview, QuestionAttempt
 from tests.helpers import (
     Account,
     RunningServer,
@@ -272,6 +272,35 @@ async def test_a_completed_interview_accepts_no_new_attempts(
         PRECONDITION,
     )
     assert reason(error) == "INTERVIEW_COMPLETED"
+
+
+async def test_an_attempt_opened_while_the_interview_completes_is_refused(
+    running: RunningServer, stubs: Stubs, account: Account
+) -> None:
+    """The check that the interview is active and the insert are one atomic step:
+    completing it in between (here, a transaction that holds the interview row)
+    must not leave an attempt in a completed interview."""
+    interview = (await create(stubs, account)).interview
+    question = (await generate(stubs, account, interview.id, 2)).questions[0]
+    async with running.app.database.transaction() as uow:
+        await uow.session.execute(
+            select(Interview).where(Interview.id == interview.id).with_for_update()
+        )
+        opening = asyncio.ensure_future(
+            stubs.interview.CreateQuestionAttempt(
+                pb.CreateQuestionAttemptRequest(question_id=question.id),
+                metadata=account.metadata,
+            )
+        )
+        await asyncio.sleep(0.5)  # the call now waits for the interview row (or SQLite's lock)
+        await uow.interviews.complete(interview.id, datetime.now(UTC))
+    error = await expect_status(opening, PRECONDITION)
+    assert reason(error) == "INTERVIEW_COMPLETED"
+    async with running.app.database.transaction() as uow:
+        attempts = await uow.session.scalars(
+            select(QuestionAttempt.id).where(QuestionAttempt.question_id == question.id)
+        )
+        assert len(attempts.all()) == 1  # the first attempt, made with the question
 
 
 async def _mark_transcribed(running: RunningServer, attempt_id: int) -> None:

@@ -228,7 +228,7 @@ class InterviewService:
         if question_id <= 0:
             raise InvalidArgument.for_field("question_id", "question_id must be a positive id")
         async with self._db.transaction() as uow:
-            found = await uow.questions.get_owned(user_id, question_id)
+            found = await uow.questions.get_owned(user_id, question_id, hold_interview=True)
             if found is None:
                 raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
             question, interview = found

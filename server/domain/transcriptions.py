@@ -234,7 +234,7 @@ class TranscriptionService:
     async def get(self, user_id: int, attempt_id: int) -> StoredTranscription:
         if attempt_id <= 0:
             raise _bad_attempt_id()
-        async with self._db.transaction() as uow:
+        async with self._db.transaction(read_only=True) as uow:
             found = await uow.attempts.get_owned(user_id, attempt_id)
         if found is None:
             raise _attempt_not_found(attempt_id)

@@ -32,14 +32,17 @@ _PLACEHOLDER = re.compile(r"\$\d+")
 
 
 class DriverQuery:
-    """One statement, in each dialect's placeholder style."""
+    """One statement, in each dialect's placeholder style.
+
+    `sqlite` is SQLite's own text of it where the two differ (a row lock that only
+    PostgreSQL has, say), with the same parameters in the same order."""
 
     __slots__ = ("postgresql", "sqlite")
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, *, sqlite: str | None = None) -> None:
         self.postgresql = sql
         # Parameters are passed in order, so `$n` must appear as $1, $2, ... once each.
-        self.sqlite = _PLACEHOLDER.sub("?", sql)
+        self.sqlite = _PLACEHOLDER.sub("?", sql if sqlite is None else sqlite)
 
 
 async def fetch_all(session: AsyncSession, query: DriverQuery, *params: Any) -> Sequence[Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.db.models import Interview, Question, QuestionAttempt
+from server.db.types import utcnow
 from server.domain.questions.types import GeneratedQuestion
 from server.domain.records import (
     AttemptRecord,
@@ -24,7 +24,8 @@ from server.domain.records import (
     TranscriptRecord,
 )
 from server.errors import Conflict
-from server.repositories.driver import DriverQuery, fetch_all, fetch_one, utc
+from server.repositories import interview_statements as sql
+from server.repositories.driver import fetch_all, fetch_one
 
 
 def interview_record(row: Interview) -> InterviewRecord:
@@ -75,40 +76,6 @@ def attempt_record(row: QuestionAttempt) -> AttemptRecord:
         audio_mime_type=row.audio_mime_type,
         processing_seconds=row.processing_seconds,
     )
-
-
-# The reads behind every interview screen, counts included, as one driver call each
-# (server/repositories/driver.py). A question is answered when its latest attempt
-# has a transcription.
-_WITH_COUNTS = (
-    "SELECT i.id, i.user_id, i.track, i.difficulty, i.status, i.generator,"
-    " i.created_at, i.completed_at,"
-    " (SELECT count(*) FROM questions q WHERE q.interview_id = i.id),"
-    " (SELECT count(*) FROM question_attempts a"
-    "  WHERE a.interview_id = i.id AND a.transcribed_at IS NOT NULL"
-    "  AND a.id = (SELECT max(b.id) FROM question_attempts b"
-    "              WHERE b.question_id = a.question_id))"
-    " FROM interviews i"
-)
-_OWNED_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.id = $1 AND i.user_id = $2")
-_PAGE_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.user_id = $1 ORDER BY i.id DESC LIMIT $2")
-_PAGE_AFTER_WITH_COUNTS = DriverQuery(
-    _WITH_COUNTS + " WHERE i.user_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3"
-)
-
-
-def _counted(row: Any) -> tuple[InterviewRecord, int, int]:
-    record = InterviewRecord(
-        id=row[0],
-        user_id=row[1],
-        track=row[2],
-        difficulty=row[3],
-        status=row[4],
-        generator=row[5],
-        created_at=utc(row[6]),
-        completed_at=utc(row[7]) if row[7] is not None else None,
-    )
-    return record, int(row[8]), int(row[9])
 
 
 def _interview_or_none(row: Interview | None) -> InterviewRecord | None:
@@ -162,19 +129,19 @@ class InterviewRepository:
         self, user_id: int, interview_id: int
     ) -> tuple[InterviewRecord, int, int] | None:
         """The interview, its question count and answered count; None when not theirs."""
-        row = await fetch_one(self._session, _OWNED_WITH_COUNTS, interview_id, user_id)
-        return _counted(row) if row is not None else None
+        row = await fetch_one(self._session, sql.OWNED_WITH_COUNTS, interview_id, user_id)
+        return sql.counted_interview(row) if row is not None else None
 
     async def page_with_counts(
         self, user_id: int, before_id: int | None, limit: int
     ) -> list[tuple[InterviewRecord, int, int]]:
         """As `page`, each with its question count and answered count, in one statement."""
         if before_id is None:
-            rows = await fetch_all(self._session, _PAGE_WITH_COUNTS, user_id, limit)
+            rows = await fetch_all(self._session, sql.PAGE_WITH_COUNTS, user_id, limit)
         else:
             after = (user_id, before_id, limit)
-            rows = await fetch_all(self._session, _PAGE_AFTER_WITH_COUNTS, *after)
-        return [_counted(row) for row in rows]
+            rows = await fetch_all(self._session, sql.PAGE_AFTER_WITH_COUNTS, *after)
+        return [sql.counted_interview(row) for row in rows]
 
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(
@@ -282,16 +249,13 @@ class QuestionRepository:
         return [question_record(row) for row in rows]
 
     async def get_owned(
-        self, user_id: int, question_id: int
+        self, user_id: int, question_id: int, *, hold_interview: bool = False
     ) -> tuple[QuestionRecord, InterviewRecord] | None:
-        row = (
-            await self._session.execute(
-                select(Question, Interview)
-                .join(Interview, Interview.id == Question.interview_id)
-                .where(Question.id == question_id, Interview.user_id == user_id)
-            )
-        ).first()
-        return (question_record(row[0]), interview_record(row[1])) if row else None
+        """The question and its interview; `hold_interview` keeps the interview from
+        changing (completing) until the transaction ends."""
+        query = sql.OWNED_QUESTION_SHARED if hold_interview else sql.OWNED_QUESTION
+        row = await fetch_one(self._session, query, question_id, user_id)
+        return sql.question_and_interview(row) if row is not None else None
 
 
 class AttemptRepository:
@@ -299,10 +263,11 @@ class AttemptRepository:
         self._session = session
 
     async def add(self, question: QuestionRecord) -> AttemptRecord:
-        attempt = QuestionAttempt(question_id=question.id, interview_id=question.interview_id)
-        self._session.add(attempt)
-        await self._session.flush()
-        return attempt_record(attempt)
+        row = await fetch_one(
+            self._session, sql.ADD_ATTEMPT, question.id, question.interview_id, utcnow()
+        )
+        assert row is not None  # RETURNING always returns the row written
+        return sql.attempt_from(row)
 
     def _with_question(self) -> Select[QuestionAttempt, Question]:
         return select(QuestionAttempt, Question).join(
@@ -345,18 +310,9 @@ class AttemptRepository:
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False
     ) -> tuple[AttemptRecord, QuestionRecord, InterviewRecord] | None:
-        query = (
-            select(QuestionAttempt, Question, Interview)
-            .join(Question, Question.id == QuestionAttempt.question_id)
-            .join(Interview, Interview.id == QuestionAttempt.interview_id)
-            .where(QuestionAttempt.id == attempt_id, Interview.user_id == user_id)
-        )
-        if lock:
-            query = query.with_for_update(of=QuestionAttempt)
-        row = (await self._session.execute(query)).first()
-        if not row:
-            return None
-        return attempt_record(row[0]), question_record(row[1]), interview_record(row[2])
+        query = sql.OWNED_ATTEMPT_LOCKED if lock else sql.OWNED_ATTEMPT
+        row = await fetch_one(self._session, query, attempt_id, user_id)
+        return sql.attempt_question_interview(row) if row is not None else None
 
 
 def _after(
