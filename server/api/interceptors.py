@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -136,58 +137,47 @@ class _Call:
 
     def unary(self, behaviour: Callable[[Any, Any], Awaitable[Any]]) -> Callable[..., Any]:
         async def run(request: Any, context: Any) -> Any:
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                await self._begin(context)
+            async with self._call(context):
                 return await behaviour(_well_formed(request), context)
-            except grpc.aio.AbortError:
-                code = context.code().name if context.code() else "ABORTED"
-                raise
-            except DomainError as error:
-                status = to_grpc_status(error)
-                code = status.code.name
-                await _abort(context, status.code, status.details, status.trailing_metadata)
-            except Exception:
-                code = "INTERNAL"
-                await _internal(context, self._method)
-            except BaseException:
-                code = "CANCELLED"
-                raise
-            finally:
-                self._log(code, started, context)
 
         return run
 
     def streaming(self, behaviour: Callable[[Any, Any], Any]) -> Any:
         async def run(request: Any, context: Any) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            code = "OK"
-            try:
-                await self._begin(context)
+            async with self._call(context):
                 replies = behaviour(_well_formed(request), context)
                 if hasattr(replies, "__aiter__"):
                     async for reply in replies:
                         yield reply
                 else:  # a coroutine that writes its replies with context.write
                     await replies
-            except grpc.aio.AbortError:
-                code = context.code().name if context.code() else "ABORTED"
-                raise
-            except DomainError as error:
-                status = to_grpc_status(error)
-                code = status.code.name
-                await _abort(context, status.code, status.details, status.trailing_metadata)
-            except Exception:
-                code = "INTERNAL"
-                await _internal(context, self._method)
-            except BaseException:
-                code = "CANCELLED"
-                raise
-            finally:
-                self._log(code, started, context)
 
         return run
+
+    @asynccontextmanager
+    async def _call(self, context: Any) -> AsyncIterator[None]:
+        """One call: request id and authentication first, then the handler; errors
+        become statuses (INTERNAL without internals); one log line whatever happens."""
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            await self._begin(context)
+            yield
+        except grpc.aio.AbortError:
+            code = context.code().name if context.code() else "ABORTED"
+            raise
+        except DomainError as error:
+            status = to_grpc_status(error)
+            code = status.code.name
+            await _abort(context, status.code, status.details, status.trailing_metadata)
+        except Exception:
+            code = "INTERNAL"
+            await _internal(context, self._method)
+        except BaseException:
+            code = "CANCELLED"
+            raise
+        finally:
+            self._log(code, started, context)
 
     def _log(self, code: str, started: float, context: Any) -> None:
         if self._logged:
