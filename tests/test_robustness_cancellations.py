@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import grpc
+import pytest
 
 from generated.samvaad.v1 import auth_pb2
 from tests.helpers import Account, RunningServer
@@ -21,6 +23,17 @@ ROUNDS = 15
 CALLS_PER_ROUND = 40
 # Far below the 30 s SQLite busy timeout, far above a healthy write.
 WRITE_DEADLINE_SECONDS = 10.0
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # A cancelled call keeps its HTTP/2 stream on the server until its handler has
+    # unwound. On a starved machine the handlers of several rounds (40 calls each)
+    # can still be unwinding when the next round opens its streams, and past
+    # GRPC_MAX_CONCURRENT_STREAMS (100) the server refuses new ones (RST_STREAM
+    # REFUSED_STREAM, which a client sees as UNAVAILABLE: retry). That limit is not
+    # what this test is about, so its server has room for every round at once.
+    return {"GRPC_MAX_CONCURRENT_STREAMS": ROUNDS * CALLS_PER_ROUND + 100}
 
 
 async def cancel_at_random(
