@@ -16,6 +16,7 @@ from pathlib import Path
 
 ASSETS = Path(__file__).parent / "assets"
 SPEC = ASSETS / "demo_answers.json"
+RESUME = ASSETS / "resume.pdf"
 
 Segment = str | float
 

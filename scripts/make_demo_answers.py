@@ -29,15 +29,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 
-from clients.demo_answers import DemoAnswer, DemoScript, load_demo_script
+from clients.demo_answers import RESUME, DemoAnswer, DemoScript, load_demo_script
+from server.config import Settings
 from server.domain.analysis.content.measures import concept_covered, prepare
 from server.domain.questions.bank import load_bank
+from server.domain.resume.pdf_text import extract_text
+from server.domain.resume.taxonomy import default_taxonomy
+from server.domain.transcriptions import CONTEXT_SKILLS
 from server.engines.stt import LocalWhisperEngine, TranscriptionContext
 from server.engines.stt.wer import word_error_rate
 
@@ -45,20 +50,23 @@ SAMPLE_RATE_OUT = 48_000  # what libopus takes
 BIT_RATE = 28_000
 LEAD_SECONDS = 0.4  # silence before the first word and after the last
 SENTENCE_GAP_SECONDS = 0.25
-# Slightly slower than the voice's default: an interview answer, not an announcement.
-LENGTH_SCALE = 1.08
-# The demo resume's skills (clients/assets/resume.pdf): the context the server gives Whisper.
-RESUME_SKILLS = (
-    "Python",
-    "Go",
-    "PostgreSQL",
-    "Kubernetes",
-    "Docker",
-    "gRPC",
-    "Kafka",
-    "AWS",
-    "Terraform",
-)
+# Slower than the voice's default (about 175 words a minute): an interview answer at a
+# comfortable 140-160, not an announcement.
+LENGTH_SCALE = 1.18
+
+
+@cache
+def resume_skills() -> tuple[str, ...]:
+    """The skills the server reads from the demo's resume, as many as it gives Whisper."""
+    status, text, _ = extract_text(RESUME.read_bytes(), max_pages=10, max_chars=100_000)
+    assert status == "ok", text
+    skills = default_taxonomy().rank(str(text), Settings.model_fields["resume_max_skills"].default)
+    return tuple(skills[:CONTEXT_SKILLS])
+
+
+def transcription_context(answer: DemoAnswer) -> TranscriptionContext:
+    """What the server tells Whisper when the demo's candidate answers `answer`'s question."""
+    return TranscriptionContext(answer.question, resume_skills())
 
 
 class Voice:
@@ -133,8 +141,9 @@ def covered(concepts: tuple[str, ...], text: str) -> set[str]:
 
 async def measure(engine: LocalWhisperEngine, answer: DemoAnswer, path: Path) -> Take:
     """How the recording at `path` comes out, transcribed as the server would."""
-    context = TranscriptionContext(answer.question, RESUME_SKILLS)
-    heard = (await engine.transcribe(path, language="en", context=context)).text
+    heard = (
+        await engine.transcribe(path, language="en", context=transcription_context(answer))
+    ).text
     concepts = load_bank().by_text[answer.question].concepts
     lost = sorted(covered(concepts, answer.text) - covered(concepts, heard))
     return Take(lost, word_error_rate(answer.text, heard), heard)
