@@ -30,17 +30,15 @@ FRAME_SECONDS = 0.05
 
 
 def decode(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float samples and their rate."""
+    """Mono float samples (full scale 1.0) and their rate."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=16_000)
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         assert stream.codec_context.name == "opus"
         assert stream.codec_context.channels == 1
-        frames = [frame.to_ndarray() for frame in container.decode(stream)]
-        rate = int(stream.codec_context.sample_rate)
-    samples = np.concatenate([f.reshape(-1) for f in frames]).astype(np.float32)
-    if samples.dtype.kind == "i" or np.abs(samples).max() > 1.0:
-        samples /= 32768.0
-    return samples, rate
+        frames = [f for frame in container.decode(stream) for f in resampler.resample(frame)]
+        frames += resampler.resample(None)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]), 16_000
 
 
 def longest_inner_silence(samples: np.ndarray, rate: int) -> float:
