@@ -2,9 +2,14 @@
 
 Start the server first, in another terminal, with `make run`. The demo signs up a
 fresh user, uploads the sample resume shipped in clients/assets/, starts a backend
-interview with questions tailored to it, answers three of them with the recorded
-answers shipped beside it, completes the interview and shows what the candidate sees:
-the transcripts, and the feedback report when the server has an AnalysisService.
+interview, and answers it with the three recordings shipped beside it: a good answer,
+a rambling one (fillers and a long pause) and an off-topic one. So that the recordings
+answer the questions asked, the demo names its three questions from the server's
+question bank (`GenerateQuestionsRequest.bank_questions`) rather than having them
+generated; clients/assets/demo_answers.json pairs each question with its recording.
+It then completes the interview and shows what the candidate sees: the transcripts,
+the feedback report, and the feedback on each answer, when the server has an
+AnalysisService.
 
     python -m clients.demo [--server 127.0.0.1:50051]
 """
@@ -24,6 +29,7 @@ from grpc_health.v1 import health_pb2
 from rich.console import Console
 from rich.rule import Rule
 
+from clients.demo_answers import RESUME, DemoAnswer, load_demo_script
 from clients.samvaad_cli import api, views
 from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.credentials import CredentialStore
@@ -31,13 +37,17 @@ from clients.samvaad_cli.errors import describe
 from clients.samvaad_cli.session import ServerOptions, Session, default_server
 from generated.samvaad.v1 import analysis_pb2, interview_pb2
 
-ASSETS = Path(__file__).parent / "assets"
-RESUME = ASSETS / "resume.pdf"
-# Any recording answers any question in a demo; these are short and clearly spoken.
-RECORDINGS = sorted(ASSETS.glob("answer-*.ogg"))
-TRACK = "backend"
-QUESTION_COUNT = 3
+# The questions the demo asks, each with the recording that answers it.
+SCRIPT = load_demo_script()
+RECORDINGS = [answer.recording for answer in SCRIPT.answers]
+TRACK = SCRIPT.track
 REACH_TIMEOUT_SECONDS = 3.0
+# What each recording shows, for the per-answer feedback.
+KIND_LABELS = {
+    "good": "a good answer",
+    "rambling": "a rambling answer, with fillers and a long pause",
+    "off_topic": "an answer to another question",
+}
 
 
 @dataclass
@@ -46,6 +56,7 @@ class AnsweredQuestion:
     attempt_id: int
     recording: str
     transcript: str
+    kind: str  # what the recording shows: "good", "rambling" or "off_topic"
 
 
 @dataclass
@@ -83,6 +94,7 @@ def run_demo(options: ServerOptions, console: Console, config_dir: Path) -> Demo
         _complete(session, console, result)
         _show_candidate_view(console, result)
         _show_report(session, console, result)
+        _show_feedback_per_answer(console, result)
         return result
 
 
@@ -112,33 +124,38 @@ def _upload_resume(session: Session, console: Console, result: DemoResult) -> No
 
 def _start_interview(
     session: Session, console: Console, result: DemoResult
-) -> list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt]]:
-    _step(console, f"3. Start a {TRACK} interview with questions from the resume")
+) -> list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt, DemoAnswer]]:
+    _step(console, f"3. Start a {TRACK} interview with the demo's questions from the bank")
     reply = api.create_interview(session, TRACK, interview_pb2.DIFFICULTY_MEDIUM)
     result.interview_id = reply.interview.id
+    # The demo's recordings answer these questions; a real candidate gets generated ones.
     generated = api.generate_questions(
-        session, result.interview_id, count=QUESTION_COUNT, use_resume=True
+        session, result.interview_id, bank_questions=SCRIPT.questions
     )
     console.print(
         fmt.questions_table(
-            f"Interview {result.interview_id}: questions by the {generated.generator} generator",
+            f"Interview {result.interview_id}: {len(generated.questions)} questions "
+            f"from the {generated.generator}",
             generated.questions,
         )
     )
     # Each question comes with its first attempt: the id an answer is sent to.
-    return list(zip(generated.questions, generated.question_attempts, strict=True))
+    return list(zip(generated.questions, generated.question_attempts, SCRIPT.answers, strict=True))
 
 
 def _answer(
     session: Session,
     console: Console,
     result: DemoResult,
-    questions: list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt]],
+    questions: list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt, DemoAnswer]],
 ) -> None:
-    _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
-    for (question, attempt), recording in zip(questions, RECORDINGS, strict=False):
+    _step(console, f"4. Answer {len(questions)} questions with the recorded answers")
+    for question, attempt, answer in questions:
+        recording = answer.recording
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
-        console.print(f"   streaming {recording.name} …")
+        console.print(
+            f"   streaming {recording.name} ({KIND_LABELS.get(answer.kind, answer.kind)}) …"
+        )
         with views.upload_progress(recording.name, show=console.is_terminal) as progress:
             reply = api.transcribe(
                 session, attempt_id=attempt.id, path=recording, progress=progress
@@ -149,7 +166,9 @@ def _answer(
             f"transcribed in {fmt.seconds(reply.processing_time)}): {transcript}\n"
         )
         result.answers.append(
-            AnsweredQuestion(question.text, reply.question_attempt_id, recording.name, transcript)
+            AnsweredQuestion(
+                question.text, reply.question_attempt_id, recording.name, transcript, answer.kind
+            )
         )
 
 
@@ -182,6 +201,23 @@ def _show_report(session: Session, console: Console, result: DemoResult) -> None
     result.report = reply.report
     for renderable in views.report_renderables(reply.report):
         console.print(renderable)
+
+
+def _show_feedback_per_answer(console: Console, result: DemoResult) -> None:
+    if result.report is None:
+        return
+    _step(console, "7. The feedback on each answer")
+    kinds = {a.attempt_id: a.kind for a in result.answers}
+    for question in result.report.questions:
+        if not question.answered:
+            continue
+        kind = kinds.get(question.question_attempt_id, "")
+        console.print(
+            f"[bold]Q{question.position}[/] ({KIND_LABELS.get(kind, kind)}): "
+            f"{question.question_text}"
+        )
+        for renderable in views.analysis_renderables(question.analysis):
+            console.print(renderable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

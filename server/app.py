@@ -173,7 +173,8 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
     auth = AuthService.from_settings(settings, database, hasher, access_tokens)
     llm = OpenAIJsonChat.from_settings(settings)
     resumes = ResumeService.from_settings(settings, database, llm)
-    offline_questions = OfflineQuestionGenerator(load_bank())
+    bank = load_bank()
+    offline_questions = OfflineQuestionGenerator(bank)
     generator: QuestionGenerator = (
         OpenAIQuestionGenerator(llm, offline_questions) if llm else offline_questions
     )
@@ -182,7 +183,8 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         generator,
         profiles=resumes.candidate_profile,
         page_tokens=PageTokenCodec(settings.jwt_secret_key.get_secret_value().encode()),
-        track_aliases=load_bank().track_aliases,
+        track_aliases=bank.track_aliases,
+        bank=bank,
     )
     engine = stt_engine or create_stt_engine(settings)
     audio_intake = AudioIntake.from_settings(settings)

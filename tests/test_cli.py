@@ -30,7 +30,7 @@ from clients.samvaad_cli.cli import run
 from clients.samvaad_cli.credentials import Credentials, CredentialStore
 from clients.samvaad_cli.errors import CliError, FieldViolation, RpcFailure, Situation, advise
 from clients.samvaad_cli.session import ServerOptions, Session, default_server
-from generated.samvaad.v1 import interview_pb2, transcription_pb2
+from generated.samvaad.v1 import analysis_pb2, interview_pb2, transcription_pb2
 from server.app import App, bind, build_app, create_server, mark_serving, shut_down
 from server.config import Settings
 from server.db.migrate import upgrade_to_head
@@ -43,7 +43,8 @@ PASSWORD = "correct horse 1"
 RESUME = ASSETS / "resumes" / "single_column.pdf"
 # 208 KB of PCM: several 64 KiB chunks.
 LONG_ANSWER = ASSETS / "audio" / "answer.wav"
-SHORT_ANSWER = Path(demo.__file__).parent / "assets" / "answer-tech-backend.ogg"
+# A few seconds of speech: these tests are about the CLI, not about what was said.
+SHORT_ANSWER = ASSETS / "audio" / "answer-opus.ogg"
 LOGIN_MAX_FAILURES = 2
 
 
@@ -592,9 +593,11 @@ def test_a_missing_audio_file_is_reported_without_calling_the_server(cli: Cli) -
 # --- make demo --------------------------------------------------------------
 
 
-def test_demo_walks_a_whole_interview(
+def test_demo_walks_a_whole_interview_and_its_answers_score_apart(
     server: ThreadedServer, config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`make demo` against a real server with the real Whisper engine: the questions it
+    asks are the ones its recordings answer, and the report tells the answers apart."""
     assert demo.main(["--server", server.address]) == 0
     shown = capsys.readouterr().out
 
@@ -611,22 +614,63 @@ def test_demo_walks_a_whole_interview(
         interview = interviews[0]
         assert interview.status == interview_pb2.INTERVIEW_STATUS_COMPLETED
         assert interview.answered_count == len(demo.RECORDINGS) == 3
-        attempts = session.call_authorized(
-            lambda md: session.interview.ListQuestionAttempts(
-                interview_pb2.ListQuestionAttemptsRequest(interview_id=interview.id),
-                metadata=md,
+        report = session.call_authorized(
+            lambda md: session.analysis.GetInterviewReport(
+                analysis_pb2.GetInterviewReportRequest(interview_id=interview.id), metadata=md
             )
-        ).question_attempts
-    transcribed = [a for a in attempts if a.has_transcription]
-    assert len(transcribed) == 3
-    # What the candidate sees: the questions, and what each recording said.
+        ).report
+
+    # Each question is the one its recording answers, in the script's order.
+    assert [q.question_text for q in report.questions] == demo.SCRIPT.questions
+    assert all(q.answered for q in report.questions)
+    by_kind = {
+        answer.kind: question.analysis
+        for answer, question in zip(demo.SCRIPT.answers, report.questions, strict=True)
+    }
+    good, rambling, off_topic = by_kind["good"], by_kind["rambling"], by_kind["off_topic"]
+
+    # Distinct answers, distinct scores: content ranks them, overall too.
+    assert good.content.score > rambling.content.score > off_topic.content.score
+    assert good.content.score >= 60, good.content
+    assert good.content.score - rambling.content.score >= 20
+    assert good.overall_score > rambling.overall_score > off_topic.overall_score
+    assert good.content.coverage_score > rambling.content.coverage_score
+    assert len(good.content.missing_concepts) <= 1, good.content.missing_concepts
+
+    # The rambling answer hears about its fillers and its pause; the good one does not.
+    assert rambling.delivery.filler_count >= 5
+    assert any(
+        p.duration.ToTimedelta() >= timedelta(seconds=3) for p in rambling.delivery.long_pauses
+    )
+    assert rambling.delivery.score < good.delivery.score
+    rambling_advice = " ".join(f.message for f in rambling.improvements)
+    assert "filler" in rambling_advice, rambling_advice
+    assert "pause" in rambling_advice, rambling_advice
+    assert good.delivery.filler_count <= 1
+    assert not good.delivery.long_pauses
+
+    # The off-topic answer is flagged as such, and only it.
+    def strays(analysis: analysis_pb2.AnswerAnalysis) -> bool:
+        return any(
+            f.aspect == "relevance" and "strays from the question" in f.message
+            for f in analysis.improvements
+        )
+
+    assert strays(off_topic), [f.message for f in off_topic.improvements]
+    assert not strays(good) and not strays(rambling)
+    assert off_topic.content.relevance_score < 40 <= good.content.relevance_score
+
+    # What the candidate sees: the questions, what each recording said, the report and
+    # the feedback on each answer.
     assert "What the candidate sees" in shown
     flat = " ".join(shown.split())
-    for attempt in transcribed:
-        assert " ".join(attempt.question_text.split()[:4]) in flat
-    for spoken in ["Kafka", "Kubernetes", "microservices"]:
+    for question in demo.SCRIPT.questions:
+        assert " ".join(question.split()[:4]) in flat
+    for spoken in ["correlation ID", "pessimistic locking", "Terraform"]:
         assert spoken in flat
     assert f"Report of interview {interview.id}" in flat
+    assert "The feedback on each answer" in flat
+    assert "strays from the question" in flat
 
 
 def test_demo_says_to_start_the_server_when_it_cannot_reach_it(

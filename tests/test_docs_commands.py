@@ -213,6 +213,9 @@ def _script(commands: list[str], port: int, results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The demo and the walkthroughs transcribe about a minute of speech per recorded answer
+# (seven or eight answers a document): more than the default 180 s on a busy machine.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     "document",
     DOCUMENTS_WITH_COMMANDS,

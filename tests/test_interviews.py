@@ -476,3 +476,98 @@ async def test_a_fresher_gets_fewer_design_questions_than_a_senior(stubs: Stubs)
         reply = await generate(stubs, account, interview.id, 12, use_resume=True)
         design[label] = sum(q.category == "system_design" for q in reply.questions)
     assert design["fresher"] < design["senior"]
+
+
+# --- GenerateQuestions with bank_questions --------------------------------------------
+
+BANK_TEXTS = [
+    "Explain optimistic versus pessimistic locking and when each is appropriate.",
+    "Describe a project you are proud of. What exactly was your contribution?",
+    "How would you implement retries for calls to a flaky downstream service without making "
+    "an outage worse?",
+]
+
+
+async def bank_generate(
+    stubs: Stubs, account: Account, texts: list[str], **fields: object
+) -> pb.GenerateQuestionsResponse:
+    return await stubs.interview.GenerateQuestions(
+        pb.GenerateQuestionsRequest(bank_questions=texts, **fields),  # type: ignore[arg-type]
+        metadata=account.metadata,
+    )
+
+
+async def test_bank_questions_are_asked_as_named_in_order(stubs: Stubs, account: Account) -> None:
+    interview = (await create(stubs, account, "backend", pb.DIFFICULTY_HARD)).interview
+    # use_resume is ignored: the caller chose the questions (and this account has no resume).
+    reply = await bank_generate(stubs, account, BANK_TEXTS, use_resume=True)
+    assert reply.generator == "bank"
+    assert [q.text for q in reply.questions] == BANK_TEXTS
+    assert [q.position for q in reply.questions] == [1, 2, 3]
+    assert [q.topic for q in reply.questions] == ["concurrency control", "ownership", "resilience"]
+    assert [q.question_category for q in reply.questions] == [
+        pb.QUESTION_CATEGORY_TECHNICAL,
+        pb.QUESTION_CATEGORY_BEHAVIORAL,
+        pb.QUESTION_CATEGORY_TECHNICAL,
+    ]
+    assert {q.difficulty for q in reply.questions} == {pb.DIFFICULTY_HARD}
+    assert len(reply.question_attempts) == 3
+    assert all(q.interview_id == interview.id for q in reply.questions)
+    again = await generate(stubs, account, interview.id)
+    assert again.cached and [q.text for q in again.questions] == BANK_TEXTS
+
+
+async def test_the_same_bank_questions_give_every_interview_the_same_set(stubs: Stubs) -> None:
+    texts = []
+    for name in ("a", "b"):
+        account = await register(stubs, f"{name}-bank@example.com")
+        await create(stubs, account)
+        texts.append([q.text for q in (await bank_generate(stubs, account, BANK_TEXTS)).questions])
+    assert texts[0] == texts[1] == BANK_TEXTS
+
+
+async def test_a_question_not_in_the_bank_is_invalid_and_named(
+    stubs: Stubs, account: Account
+) -> None:
+    await create(stubs, account)
+    error = await expect_status(
+        bank_generate(stubs, account, [BANK_TEXTS[0], "What is your favourite colour?"]), INVALID
+    )
+    assert violated_fields(error) == {"bank_questions[1]"}
+    # Nearly right is not right: the exact text, not a paraphrase or another case.
+    error = await expect_status(bank_generate(stubs, account, [BANK_TEXTS[0].upper()]), INVALID)
+    assert violated_fields(error) == {"bank_questions[0]"}
+    # A template of the bank ("{skill}") is no question as written.
+    error = await expect_status(
+        bank_generate(
+            stubs,
+            account,
+            [
+                "Your resume lists {skill}: explain its core concepts as you would to a new "
+                "teammate on their first day."
+            ],
+        ),
+        INVALID,
+    )
+    assert violated_fields(error) == {"bank_questions[0]"}
+    # Nothing was stored: the interview can still get its questions.
+    assert len((await generate(stubs, account)).questions) == 5
+
+
+async def test_bank_questions_are_asked_once_and_count_must_agree(
+    stubs: Stubs, account: Account
+) -> None:
+    await create(stubs, account)
+    error = await expect_status(
+        bank_generate(stubs, account, [BANK_TEXTS[0], BANK_TEXTS[0]]), INVALID
+    )
+    assert violated_fields(error) == {"bank_questions[1]"}
+    error = await expect_status(bank_generate(stubs, account, BANK_TEXTS, count=2), INVALID)
+    assert violated_fields(error) == {"count"}
+    assert len((await bank_generate(stubs, account, BANK_TEXTS, count=3)).questions) == 3
+
+
+async def test_more_than_twenty_bank_questions_are_invalid(stubs: Stubs, account: Account) -> None:
+    await create(stubs, account)
+    error = await expect_status(bank_generate(stubs, account, [BANK_TEXTS[0]] * 21), INVALID)
+    assert violated_fields(error) == {"bank_questions"}

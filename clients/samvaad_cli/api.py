@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -89,10 +89,17 @@ def create_interview(
 
 
 def generate_questions(
-    session: Session, interview_id: int, count: int, use_resume: bool
+    session: Session,
+    interview_id: int,
+    count: int = 0,
+    use_resume: bool = False,
+    bank_questions: Sequence[str] = (),
 ) -> interview_pb2.GenerateQuestionsResponse:
     request = interview_pb2.GenerateQuestionsRequest(
-        interview_id=interview_id, count=count, use_resume=use_resume
+        interview_id=interview_id,
+        count=count,
+        use_resume=use_resume,
+        bank_questions=bank_questions,
     )
     reply: interview_pb2.GenerateQuestionsResponse = session.call_authorized(
         lambda md: session.interview.GenerateQuestions(

@@ -29,7 +29,11 @@ class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
         self, request: pb.GenerateQuestionsRequest, context: Context
     ) -> pb.GenerateQuestionsResponse:
         result = await self._interviews.generate_questions(
-            current_user_id(), request.interview_id, request.use_resume, request.count
+            current_user_id(),
+            request.interview_id,
+            request.use_resume,
+            request.count,
+            bank_questions=list(request.bank_questions),
         )
         return pb.GenerateQuestionsResponse(
             interview_id=result.interview_id,

@@ -11,20 +11,25 @@ from typing import Any, Generic, TypeVar
 from server.clock import utcnow
 from server.domain.candidate import CandidateProfile
 from server.domain.paging import PageScope, PageTokenCodec, page_size
+from server.domain.questions.bank import QuestionBank, load_bank
+from server.domain.questions.offline import as_asked
 from server.domain.questions.types import (
     Difficulty,
+    Generated,
     GenerationRequest,
     QuestionGenerator,
 )
 from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
 from server.domain.tracks import normalise_track
-from server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+from server.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from server.repositories.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUESTION_COUNT = 5
 MAX_QUESTION_COUNT = 20
+# GenerateQuestions' `generator` for the questions a caller named from the bank.
+BANK_GENERATOR = "bank"
 
 T = TypeVar("T")
 ProfileLookup = Callable[[int], Awaitable[CandidateProfile | None]]
@@ -87,12 +92,14 @@ class InterviewService:
         profiles: ProfileLookup,
         page_tokens: PageTokenCodec,
         track_aliases: dict[str, str],
+        bank: QuestionBank | None = None,
     ) -> None:
         self._db = database
         self._generator = generator
         self._profiles = profiles
         self._tokens = page_tokens
         self._track_aliases = track_aliases
+        self._bank = bank or load_bank()
 
     async def create(
         self, user_id: int, track: str, difficulty: Difficulty
@@ -114,9 +121,20 @@ class InterviewService:
         raise FailedPrecondition("could not start the interview; retry", reason="CONFLICT")
 
     async def generate_questions(
-        self, user_id: int, interview_id: int, use_resume: bool, count: int
+        self,
+        user_id: int,
+        interview_id: int,
+        use_resume: bool,
+        count: int,
+        bank_questions: Sequence[str] = (),
     ) -> QuestionSet:
-        wanted = _question_count(count)
+        """The interview's questions: generated, or the bank's questions the caller named."""
+        if bank_questions:
+            self._check_bank_questions(bank_questions, count)
+            use_resume = False  # the caller chose the questions: no profile to tailor to
+            wanted = len(bank_questions)
+        else:
+            wanted = _question_count(count)
         async with self._db.transaction() as uow:
             interview = await self._interview_for_generation(uow, user_id, interview_id)
             existing = await uow.questions.of_interview(interview.id)
@@ -126,17 +144,24 @@ class InterviewService:
                 raise FailedPrecondition(
                     "this interview is completed; start a new one", reason="INTERVIEW_COMPLETED"
                 )
-        profile = await self._profile(user_id) if use_resume else None
-        # Generation may call a remote model: never inside a transaction.
-        generated = await self._generator.generate(
-            GenerationRequest(
-                track=interview.track,
-                difficulty=Difficulty(interview.difficulty),
-                count=wanted,
-                profile=profile,
-                seed=interview.id,
+        difficulty = Difficulty(interview.difficulty)
+        if bank_questions:
+            generated = Generated(
+                [as_asked(self._bank.by_text[text], difficulty) for text in bank_questions],
+                BANK_GENERATOR,
             )
-        )
+        else:
+            profile = await self._profile(user_id) if use_resume else None
+            # Generation may call a remote model: never inside a transaction.
+            generated = await self._generator.generate(
+                GenerationRequest(
+                    track=interview.track,
+                    difficulty=difficulty,
+                    count=wanted,
+                    profile=profile,
+                    seed=interview.id,
+                )
+            )
         try:
             async with self._db.transaction() as uow:
                 locked = await uow.interviews.get_owned(user_id, interview.id, lock=True)
@@ -157,6 +182,33 @@ class InterviewService:
                 return await _question_set(
                     uow, interview, await uow.questions.of_interview(interview.id), True
                 )
+
+    def _check_bank_questions(self, texts: Sequence[str], count: int) -> None:
+        if len(texts) > MAX_QUESTION_COUNT:
+            raise InvalidArgument.for_field(
+                "bank_questions", f"at most {MAX_QUESTION_COUNT} bank questions"
+            )
+        if count not in (0, len(texts)):
+            raise InvalidArgument.for_field(
+                "count", f"count must be 0 or {len(texts)}, the number of bank_questions"
+            )
+        violations = []
+        seen: set[str] = set()
+        for index, text in enumerate(texts):
+            name = f"bank_questions[{index}]"
+            if text not in self._bank.by_text:
+                violations.append(
+                    FieldViolation(name, "not the exact text of a question in the bank")
+                )
+            elif text in seen:
+                violations.append(FieldViolation(name, "asked twice"))
+            seen.add(text)
+        if violations:
+            raise InvalidArgument(
+                "bank_questions must name questions of the bank, each once: "
+                + "; ".join(f"{v.field}: {v.description}" for v in violations),
+                violations,
+            )
 
     async def complete(self, user_id: int, interview_id: int) -> InterviewView:
         async with self._db.transaction() as uow:

@@ -338,22 +338,34 @@ class GenerateQuestionsRequest(_message.Message):
     INTERVIEW_ID_FIELD_NUMBER: _builtins.int
     USE_RESUME_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    BANK_QUESTIONS_FIELD_NUMBER: _builtins.int
     interview_id: _builtins.int
     """The interview; 0 means the caller's most recent active interview."""
     use_resume: _builtins.bool
     """Tailor questions to the caller's resume."""
     count: _builtins.int
     """Number of questions, 1 to 20; 0 means 5."""
+    @_builtins.property
+    def bank_questions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Ask exactly these questions of the server's curated question bank, in this order,
+        instead of generating them: each is the exact text of a bank question, which also
+        gives its topic, category and the concepts its answers are scored against. For a
+        scripted interview whose answers are known in advance, such as the demo's. At most
+        20, no repeats; `count` is then 0 or their number, and `use_resume` is ignored (no
+        resume is needed). The response's `generator` is "bank".
+        """
+
     def __init__(
         self,
         *,
         interview_id: _builtins.int = ...,
         use_resume: _builtins.bool = ...,
         count: _builtins.int = ...,
+        bank_questions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "interview_id", b"interview_id", "use_resume", b"use_resume"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bank_questions", b"bank_questions", "count", b"count", "interview_id", b"interview_id", "use_resume", b"use_resume"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -375,7 +387,9 @@ class GenerateQuestionsResponse(_message.Message):
     cached: _builtins.bool
     """True when the questions had been generated before."""
     generator: _builtins.str
-    """Which generator produced them: "offline" or "openai:<model>"."""
+    """Which generator produced them: "offline", "openai:<model>", or "bank" for the
+    questions the request named in `bank_questions`.
+    """
     @_builtins.property
     def questions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Question]:
         """The questions in order."""

@@ -38,6 +38,8 @@ class QuestionBank:
     generic: list[BankQuestion]
     skill_questions: dict[str, list[BankQuestion]]
     skill_templates: list[BankQuestion]
+    # Every question that reads as written (not the {skill} templates), by its exact text.
+    by_text: dict[str, BankQuestion]
 
     def questions_for_track(self, track: str) -> list[BankQuestion]:
         return self.track_questions.get(track) or self.generic
@@ -67,14 +69,22 @@ def load_bank(path: Path = BANK_PATH) -> QuestionBank:
         for name in [slug, track.get("title", ""), *track.get("aliases", [])]:
             if name:
                 aliases[slugify(name)] = slug
+    behavioral = [_bank_question(q) for q in data["behavioral"]]
+    generic = [_bank_question(q) for q in data["generic"]]
+    skill_questions = {
+        skill.casefold(): [_bank_question(q, skill) for q in questions]
+        for skill, questions in data["skill_questions"].items()
+    }
+    by_text: dict[str, BankQuestion] = {}
+    for pool in [*track_questions.values(), behavioral, generic, *skill_questions.values()]:
+        for question in pool:
+            by_text.setdefault(question.text, question)
     return QuestionBank(
         track_questions=track_questions,
         track_aliases=aliases,
-        behavioral=[_bank_question(q) for q in data["behavioral"]],
-        generic=[_bank_question(q) for q in data["generic"]],
-        skill_questions={
-            skill.casefold(): [_bank_question(q, skill) for q in questions]
-            for skill, questions in data["skill_questions"].items()
-        },
+        behavioral=behavioral,
+        generic=generic,
+        skill_questions=skill_questions,
         skill_templates=[_bank_question(q) for q in data["skill_templates"]],
+        by_text=by_text,
     )

@@ -118,6 +118,11 @@ class OfflineQuestionGenerator:
         return picks
 
 
+def as_asked(question: BankQuestion, difficulty: Difficulty) -> GeneratedQuestion:
+    """A bank question asked as written, in an interview of `difficulty`."""
+    return _generated(question, question.text, difficulty)
+
+
 def _generated(
     question: BankQuestion, text: str, difficulty: Difficulty, topic: str | None = None
 ) -> GeneratedQuestion:
