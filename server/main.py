@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from server.app import PortUnavailable, check_port_free, serve
 from server.config import Settings
 from server.db.migrate import upgrade_to_head
+from server.engines.stt.models import ModelUnavailable, shipped_model_directory
 from server.logs import configure_logging
 
 log = logging.getLogger("samvaad")
@@ -32,8 +33,17 @@ def _load_settings() -> Settings:
 def _serve(settings: Settings) -> None:
     try:
         asyncio.run(serve(settings))
-    except PortUnavailable as error:
+    except (PortUnavailable, ModelUnavailable) as error:
         sys.exit(f"samvaad: {error}")
+
+
+def _check_model(settings: Settings) -> None:
+    """An unusable STT_MODEL stops the start-up before migrations and model loading."""
+    if settings.transcription_engine == "local" and not settings.whisper_model:
+        try:
+            shipped_model_directory(settings.stt_model, settings.stt_model_dir)
+        except ModelUnavailable as error:
+            sys.exit(f"samvaad: refusing to start: {error}")
 
 
 def _run_worker() -> None:
@@ -79,6 +89,7 @@ def main() -> None:
         check_port_free(settings)
     except PortUnavailable as error:
         sys.exit(f"samvaad: {error}")
+    _check_model(settings)
     if settings.migrate_on_start and not args.no_migrate:
         upgrade_to_head(settings.database_url)
     if settings.workers == 1:

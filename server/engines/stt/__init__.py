@@ -11,10 +11,12 @@ from server.engines.stt.base import (
     normalise_language,
 )
 from server.engines.stt.local_whisper import LocalWhisperEngine
+from server.engines.stt.models import ModelUnavailable, shipped_model_directory
 from server.engines.stt.openai_whisper import OpenAIWhisperEngine
 
 __all__ = [
     "LocalWhisperEngine",
+    "ModelUnavailable",
     "OpenAIWhisperEngine",
     "TranscribedWord",
     "TranscriptResult",
@@ -37,8 +39,11 @@ def create_engine(settings: Settings) -> TranscriptionEngine:
             timeout_seconds=settings.openai_timeout_seconds,
             max_retries=settings.openai_max_retries,
         )
+    model = settings.whisper_model or str(
+        shipped_model_directory(settings.stt_model, settings.stt_model_dir)
+    )
     return LocalWhisperEngine(
-        settings.whisper_model,
+        model,
         compute_type=settings.whisper_compute_type,
         workers=settings.whisper_workers,
         cpu_threads=settings.whisper_cpu_threads,
