@@ -23,6 +23,8 @@ from server.domain.analysis.types import DeliveryMetrics, Word
 from server.domain.interviews import ProfileLookup
 from server.domain.records import AttemptRecord, QuestionRecord, TranscriptRecord
 from server.engines.stt import (
+    LiveEngine,
+    LiveTranscription,
     TranscribedWord,
     TranscriptionContext,
     TranscriptionEngine,
@@ -214,14 +216,23 @@ class TranscriptionService:
         context = TranscriptionContext(
             question=question.text, skills=tuple(profile.skills[:CONTEXT_SKILLS]) if profile else ()
         )
+        live = _LiveStart(self._engine, language, context)
         async with self._intake.upload(
             filename=config.filename, mime_type=config.mime_type
         ) as upload:
-            received = await upload.receive(chunks, timed=timed)
-            started = time.perf_counter()
-            transcript = await self._engine.transcribe(
-                received.path, language=language, context=context
-            )
+            try:
+                received = await upload.receive(chunks, timed=timed, live=live.start)
+                started = time.perf_counter()
+                session = live.session
+                if session is not None and received.live:
+                    transcript = await session.result()
+                else:
+                    live.close()  # its place in the engine goes to the batch transcription
+                    transcript = await self._engine.transcribe(
+                        received.path, language=language, context=context
+                    )
+            finally:
+                live.close()
         audio = StoredAudio(
             format=received.info.format.value,
             size_bytes=received.info.size_bytes,
@@ -289,6 +300,34 @@ class TranscriptionService:
         return StoredTranscription(
             config.question_attempt_id, transcript, audio, processing_seconds, config.request_id
         )
+
+
+class _LiveStart:
+    """The engine's live session for one upload, opened once its format is known.
+
+    An engine that cannot transcribe as the audio arrives (OpenAI), a format that
+    cannot be decoded as it arrives (M4A), or an engine with no place left: no
+    session, and the answer is transcribed when it is complete, as before.
+    """
+
+    def __init__(
+        self, engine: TranscriptionEngine, language: str, context: TranscriptionContext
+    ) -> None:
+        self._engine = engine if isinstance(engine, LiveEngine) else None
+        self._language = language
+        self._context = context
+        self.session: LiveTranscription | None = None
+
+    def start(self, audio_format: object) -> LiveTranscription | None:
+        if self._engine is None:
+            return None
+        self.session = self._engine.live(language=self._language, context=self._context)
+        return self.session
+
+    def close(self) -> None:
+        """Stops whatever is still running (on an error, a refusal or a cancellation)."""
+        if self.session is not None:
+            self.session.close()
 
 
 def _validate(config: AnswerConfig) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from server.config import Settings
 from server.engines.stt.base import (
+    LiveEngine,
+    LiveTranscription,
     TranscribedWord,
     TranscriptionContext,
     TranscriptionEngine,
@@ -14,6 +16,8 @@ from server.engines.stt.local_whisper import LocalWhisperEngine
 from server.engines.stt.openai_whisper import OpenAIWhisperEngine
 
 __all__ = [
+    "LiveEngine",
+    "LiveTranscription",
     "LocalWhisperEngine",
     "OpenAIWhisperEngine",
     "TranscribedWord",

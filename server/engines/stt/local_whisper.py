@@ -14,9 +14,11 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -29,6 +31,7 @@ from server.engines.stt.base import (
     normalise_language,
     tidy_words,
 )
+from server.engines.stt.live import FloatArray, LiveSession, WindowWords
 from server.engines.stt.prompt import build_prompt
 from server.errors import InvalidArgument, ResourceExhausted, Unavailable
 
@@ -40,6 +43,41 @@ SAMPLE_RATE = 16_000
 
 class _Abandoned(Exception):
     """The caller went away; the rest of the audio is not worth decoding."""
+
+
+class _WindowDone(Exception):
+    """A live window's one encoder pass is done, and nothing worth another is left."""
+
+
+class _OneWindow(threading.local):
+    """Per worker thread: whether the transcription running there is a live window."""
+
+    active = False
+    encoded = False
+    more: Callable[[], bool] = staticmethod(lambda: True)
+
+
+_one_window = _OneWindow()
+
+
+class _Whisper(WhisperModel):  # type: ignore[misc]
+    """faster-whisper, able to stop a live window after its one encoder pass.
+
+    After a window, Whisper seeks to the end of the last word it wrote and
+    encodes a new 30 s window for what is left. For a window cut at a pause
+    that remainder is a fraction of a second of silence, and decoding it costs
+    a whole encoder pass, often with the temperature fallback on top (measured:
+    more CPU than the window itself). A live window therefore stops after its
+    first pass, unless `more()` says speech is left.
+    """
+
+    def encode(self, features: Any) -> Any:
+        state = _one_window
+        if state.active:
+            if state.encoded and not state.more():
+                raise _WindowDone
+            state.encoded = True
+        return super().encode(features)
 
 
 def bundled_model() -> tuple[Path, str]:
@@ -151,8 +189,90 @@ class LocalWhisperEngine:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._whisper = None
 
+    def live(self, *, language: str, context: TranscriptionContext) -> LiveSession | None:
+        """A session that transcribes an answer as it arrives, or None when the engine is full.
+
+        Holds one of the engine's `max_pending` places until it is closed.
+        """
+        whisper = self._whisper
+        if whisper is None:
+            raise RuntimeError("LocalWhisperEngine.load() must be awaited at start-up")
+        language = self._check_language(whisper, language)
+        try:
+            self._admit()
+        except ResourceExhausted:
+            return None
+
+        def submit(
+            audio: FloatArray, prompt: str | None, speech: float, abandoned: threading.Event
+        ) -> Future[WindowWords]:
+            return self._pool.submit(
+                self._window_sync, whisper, audio, language, prompt, speech, abandoned
+            )
+
+        return LiveSession(
+            submit,
+            prompt=build_prompt(context),
+            language=language,
+            engine=self.name,
+            model=self._model_name,
+            release=self._release,
+        )
+
+    def _window_sync(
+        self,
+        whisper: WhisperModel,
+        audio: FloatArray,
+        language: str,
+        prompt: str | None,
+        speech_seconds: float,
+        abandoned: threading.Event,
+    ) -> WindowWords:
+        """One live window, decoded exactly as the batch path decodes a file, in one pass."""
+        texts: list[str] = []
+        words: list[tuple[str, float, float, float]] = []
+        if abandoned.is_set():
+            return WindowWords(texts, words)
+        state = _one_window
+        state.active, state.encoded = True, False
+        # Another pass only when more than a second of speech follows the last word.
+        state.more = lambda: bool(words) and speech_seconds - words[-1][2] > 1.0
+        try:
+            segments, _ = whisper.transcribe(audio, **self._options(language, prompt))
+            for segment in segments:
+                if abandoned.is_set():
+                    break
+                texts.append(segment.text)
+                words.extend(
+                    (w.word, float(w.start), float(w.end), float(w.probability))
+                    for w in segment.words or ()
+                )
+        except _WindowDone:
+            pass
+        finally:
+            state.active = False
+        return WindowWords(texts, words)
+
+    def _options(self, language: str, prompt: str | None) -> dict[str, Any]:
+        """The decoding options of every transcription, batch or live."""
+        return {
+            "language": language,
+            "task": "transcribe",
+            "beam_size": self._beam_size,
+            "word_timestamps": True,
+            "initial_prompt": prompt,
+            # Feeding each 30-second window's own output to the next made
+            # tiny.en skip or repeat whole passages of Speech.mp3 (WER up to
+            # 0.33); without it the prompt steers the first window only, and
+            # WER stays at 0.13-0.14 whatever the context. See docs/transcription.md.
+            "condition_on_previous_text": False,
+            # Silero VAD (bundled with faster-whisper, no download) drops long
+            # silences, where Whisper otherwise invents text ("Thank you.").
+            "vad_filter": True,
+        }
+
     def _load_sync(self) -> WhisperModel:
-        whisper = WhisperModel(
+        whisper = _Whisper(
             self._source,
             device="cpu",
             compute_type=self._compute_type,
@@ -176,22 +296,7 @@ class LocalWhisperEngine:
         prompt: str,
         abandoned: threading.Event,
     ) -> TranscriptResult:
-        segments, info = whisper.transcribe(
-            str(path),
-            language=language,
-            task="transcribe",
-            beam_size=self._beam_size,
-            word_timestamps=True,
-            initial_prompt=prompt,
-            # Feeding each 30-second window's own output to the next made
-            # tiny.en skip or repeat whole passages of Speech.mp3 (WER up to
-            # 0.33); without it the prompt steers the first window only, and
-            # WER stays at 0.13-0.14 whatever the context. See docs/transcription.md.
-            condition_on_previous_text=False,
-            # Silero VAD (bundled with faster-whisper, no download) drops long
-            # silences, where Whisper otherwise invents text ("Thank you.").
-            vad_filter=True,
-        )
+        segments, info = whisper.transcribe(str(path), **self._options(language, prompt))
         texts: list[str] = []
         raw_words: list[tuple[str, float, float, float]] = []
         # The generator decodes one 30-second window per step.
