@@ -190,6 +190,10 @@ class LiveSession:
     def windows_submitted(self) -> int:
         return len(self._windows)
 
+    @property
+    def windows_done(self) -> int:
+        return sum(1 for w in self._windows if w.future.done())
+
     def feed(self, samples: FloatArray) -> None:
         """16 kHz mono samples that follow the previous ones. Waits while too much is queued."""
         with self._lock:
