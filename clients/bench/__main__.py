@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
-from clients.bench import hardening_resume, reads
+from clients.bench import hardening_resume, live, reads
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
 from clients.bench.hardening_uploads import measure_hostile_uploads
@@ -276,6 +276,14 @@ async def run(options: Options) -> Report:
 
         await measure_hostile_uploads(
             measure_one, workdir, options.database_url, options.server_settings, options.quick
+        )
+        await measure(
+            report,
+            "live_answers",
+            "Live answers at real-time pace: transcribed while they arrive against once complete",
+            lambda: live.live_against_batch(
+                workdir / "live", options.database_url, options.server_settings, options.quick
+            ),
         )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report

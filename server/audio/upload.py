@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO, Self, TypeVar
 
 from server import text
+from server.audio import pcm
 from server.audio.formats import (
     AUDIO_FIELD,
     FORMATS,
@@ -119,8 +120,13 @@ class AudioIntake:
             streams=StreamLimits.from_settings(settings),
         )
 
-    def upload(self, *, filename: str = "", mime_type: str = "") -> AudioUpload:
-        """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives."""
+    def upload(
+        self, *, filename: str = "", mime_type: str = "", pcm_sample_rate: int = 0
+    ) -> AudioUpload:
+        """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives.
+
+        `pcm_sample_rate`: the bytes are raw LINEAR16 at this rate (`server.audio.pcm`).
+        """
         claim = parse_mime_type(mime_type)
         return AudioUpload(
             self.limits,
@@ -131,6 +137,7 @@ class AudioIntake:
             probe_pool=self._probe_pool,
             live_pool=self._live_pool,
             budget=self.budget,
+            pcm_sample_rate=pcm_sample_rate,
         )
 
     def remove_stale_uploads(self, older_than_seconds: float = 3600.0) -> int:
@@ -175,6 +182,7 @@ class AudioUpload:
         probe_pool: ThreadPoolExecutor,
         live_pool: ThreadPoolExecutor | None = None,
         budget: TempBudget | None = None,
+        pcm_sample_rate: int = 0,
     ) -> None:
         self._limits = limits
         self._budget = budget or TempBudget(0)
@@ -188,6 +196,7 @@ class AudioUpload:
         self._live_factory: LiveSinkFactory | None = None
         self._live: LiveDecoder | None = None
         self._written = 0  # bytes handed to the file
+        self._pcm_rate = pcm_sample_rate
         self._filename = filename
         self._claim = claim
         self._file: IO[bytes] | None = None
@@ -252,10 +261,16 @@ class AudioUpload:
             )
         if not chunk:
             return
+        if self._pcm_rate:
+            pcm.check_chunk(chunk, first=self._format is None)
         self._budget.reserve(len(chunk))
         self._reserved += len(chunk)
         if self._format is None:
-            self._sniff(chunk, final=False)
+            if self._pcm_rate:  # raw samples: stored behind a WAV header
+                self._format = AudioFormat.WAV
+                self._buffer += pcm.wav_header(self._pcm_rate)
+            else:
+                self._sniff(chunk, final=False)
             if self._format is not None:
                 self._start_live(self._format)
         self._buffer += chunk
@@ -341,6 +356,10 @@ class AudioUpload:
         assert audio_format is not None
         loop = asyncio.get_running_loop()
         try:
+            if self._pcm_rate:
+                await loop.run_in_executor(
+                    self._write_pool, pcm.finish_header, file, self._pcm_rate, self._size
+                )
             await loop.run_in_executor(self._write_pool, file.close)
         except OSError as exc:
             raise _storage_failed(exc) from exc

@@ -48,4 +48,5 @@ def create_engine(settings: Settings) -> TranscriptionEngine:
         cpu_threads=settings.whisper_cpu_threads,
         beam_size=settings.whisper_beam_size,
         max_pending=settings.transcription_max_pending,
+        live=settings.whisper_live,
     )

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -94,9 +94,19 @@ class LiveTranscription(Protocol):
 class LiveEngine(Protocol):
     """An engine that can also transcribe an answer while it is being recorded."""
 
-    def live(self, *, language: str, context: TranscriptionContext) -> LiveTranscription | None:
+    def live(
+        self,
+        *,
+        language: str,
+        context: TranscriptionContext,
+        listener: Any = None,
+        interim: bool = False,
+    ) -> LiveTranscription | None:
         """A session, or None when the engine has no room for one (the caller then waits
-        for the whole recording and calls `transcribe`). Cheap: no I/O."""
+        for the whole recording and calls `transcribe`). Cheap: no I/O.
+
+        `listener` (a `server.engines.stt.live.LiveListener`) hears the stable words,
+        interim text (with `interim`) and progress as they come."""
         ...
 
 

@@ -32,12 +32,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from faster_whisper.vad import get_vad_model
 
-from server.engines.stt.base import TranscriptResult, join_text, tidy_words
+from server.engines.stt.base import TranscribedWord, TranscriptResult, join_text, tidy_words
 from server.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,31 @@ class WindowWords:
 
 # Transcribe one window: (audio, prompt or None, seconds of speech it holds) -> words.
 SubmitWindow = Callable[[FloatArray, str | None, float, threading.Event], "Future[WindowWords]"]
+# A quick, throwaway transcript of the audio since the last cut: (audio, prompt) -> text.
+SubmitInterim = Callable[[FloatArray, str | None], "Future[str]"]
+# Audio between two interim transcripts, at most; fewer when the engine is busy.
+INTERIM_EVERY_SECONDS = 2.0
+
+
+class LiveListener(Protocol):
+    """What a live session tells as it goes; called from worker threads, must not block."""
+
+    def heard(self, seconds: float, speech_end: float) -> None:
+        """Audio judged so far, and where the last speech in it ended (seconds)."""
+
+    def stable(self, words: list[TranscribedWord]) -> None:
+        """Words that will not change any more, in order, after those told before."""
+
+    def tentative(self, text: str) -> None:
+        """What the audio after the stable words sounds like so far."""
+
+
+@dataclass(frozen=True)
+class Interim:
+    """Interim transcripts: how to get one, and whether the engine has room for it now."""
+
+    submit: SubmitInterim
+    idle: Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -168,8 +194,16 @@ class LiveSession:
         engine: str,
         model: str,
         release: Callable[[], None],
+        listener: LiveListener | None = None,
+        interim: Interim | None = None,
     ) -> None:
         self._submit = submit
+        self._listener = listener
+        self._interim = interim
+        self._interim_at = 0  # samples heard when the last interim transcript was asked for
+        self._interim_running = False
+        self._told = 0  # windows whose words the listener has had
+        self._first_prompt = prompt
         self._prompt: str | None = prompt
         self._language = language
         self._engine = engine
@@ -209,6 +243,39 @@ class LiveSession:
         self._unjudged = unjudged[whole:]
         for cut, speech_end in self._pauses.push(unjudged[:whole]):
             self._cut(cut, speech_end)
+        if self._listener is not None:
+            spoken_until = max(self._pauses.speech_end, 0) / SAMPLE_RATE
+            self._listener.heard(self._samples / SAMPLE_RATE, spoken_until)
+            self._maybe_interim()
+
+    def _maybe_interim(self) -> None:
+        """Ask for an interim transcript of the audio since the last cut, when it is due and
+        the engine has nothing else to do: under load the cadence drops, windows never wait."""
+        interim = self._interim
+        if (
+            interim is None
+            or self._interim_running
+            or self._samples - self._interim_at < INTERIM_EVERY_SECONDS * SAMPLE_RATE
+            or self._pauses.speech_end <= self._buffer_start
+            or not interim.idle()
+        ):
+            return
+        self._interim_at = self._samples
+        audio = np.concatenate(self._chunks)
+        prompt = self._first_prompt if self._buffer_start == 0 else None
+        try:
+            future = interim.submit(audio, prompt)
+        except RuntimeError:
+            return
+        self._interim_running = True
+        future.add_done_callback(self._interim_done)
+
+    def _interim_done(self, future: Future[str]) -> None:
+        self._interim_running = False
+        if future.cancelled() or future.exception() is not None or self._abandoned.is_set():
+            return
+        if self._listener is not None:
+            self._listener.tentative(future.result())
 
     def end(self) -> None:
         """Every sample has been fed: what is left after the last cut becomes the last window."""
@@ -295,8 +362,8 @@ class LiveSession:
         except RuntimeError:  # the pool is shut down
             future = Future()
             future.set_exception(RuntimeError("the engine's pool is shut down"))
-        future.add_done_callback(lambda _: self._notify())
         self._windows.append(_Window(start, future))
+        future.add_done_callback(lambda _: self._notify())
 
     def _outstanding(self) -> int:
         return sum(1 for w in self._windows if not w.future.done())
@@ -304,3 +371,21 @@ class LiveSession:
     def _notify(self) -> None:
         with self._lock:
             self._lock.notify_all()
+            told = self._told
+            ready: list[_Window] = []
+            for window in self._windows[told:]:
+                if not window.future.done():
+                    break
+                ready.append(window)
+            self._told += len(ready)
+        listener = self._listener
+        if listener is None or not ready or self._abandoned.is_set():
+            return
+        for window in ready:
+            if window.future.cancelled() or window.future.exception() is not None:
+                return
+            offset = window.start / SAMPLE_RATE
+            found = window.future.result()
+            listener.stable(
+                tidy_words(((w, s + offset, e + offset, p) for w, s, e, p in found.words), 1e9)
+            )

