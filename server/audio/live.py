@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from server.audio.formats import FORMATS, AudioFormat
+from server.audio.limits import UploadLimits
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class PcmSink(Protocol):
     def feed(self, samples: npt.NDArray[np.float32]) -> None: ...
 
     def end(self) -> None: ...
+
+
+# Called once an upload's format is known, for a format decodable as it arrives: the
+# sink to decode into, or None for none.
+LiveSinkFactory = Callable[[AudioFormat], PcmSink | None]
 
 
 class _Aborted(Exception):
@@ -127,6 +133,25 @@ class LiveDecoder:
         self._future: Future[bool] = pool.submit(
             _decode, self.reader, FORMATS[audio_format].demuxer, sink, max_seconds
         )
+
+    @classmethod
+    def start(
+        cls,
+        factory: LiveSinkFactory | None,
+        path: Path | None,
+        audio_format: AudioFormat,
+        pool: ThreadPoolExecutor | None,
+        limits: UploadLimits,
+    ) -> LiveDecoder | None:
+        """A decoder for an upload whose format was just recognised, if it should have one."""
+        if factory is None or path is None or pool is None:
+            return None
+        if audio_format not in STREAMABLE_FORMATS:
+            return None
+        sink = factory(audio_format)
+        if sink is None:
+            return None
+        return cls(path, audio_format, sink, pool=pool, max_seconds=limits.max_duration_seconds)
 
     def extend(self, size: int) -> None:
         """`size` bytes of the file are written and may be read."""

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -41,7 +41,7 @@ from server.audio.formats import (
     sniff_format,
 )
 from server.audio.limits import StreamLimits, TempBudget, UploadLimits, with_idle_timeout
-from server.audio.live import STREAMABLE_FORMATS, LiveDecoder, PcmSink
+from server.audio.live import LiveDecoder, LiveSinkFactory
 from server.audio.probe import probe_audio
 from server.config import Settings
 from server.errors import InvalidArgument, ResourceExhausted, Unavailable
@@ -163,11 +163,6 @@ class AudioIntake:
         self._live_pool.shutdown(wait=False, cancel_futures=True)
 
 
-# Called once the format is known, for a format decodable as it arrives: the sink
-# to decode into, or None for none.
-LiveSinkFactory = Callable[[AudioFormat], PcmSink | None]
-
-
 class AudioUpload:
     """One recording being received. Use as `async with intake.upload(...) as upload:`."""
 
@@ -272,27 +267,15 @@ class AudioUpload:
             else:
                 self._sniff(chunk, final=False)
             if self._format is not None:
-                self._start_live(self._format)
+                factory, self._live_factory = self._live_factory, None
+                self._live = LiveDecoder.start(
+                    factory, self._path, self._format, self._live_pool, self._limits
+                )
         self._buffer += chunk
         self._size += len(chunk)
         # A live decoder reads what is on disk: every chunk goes there at once.
         if len(self._buffer) >= WRITE_BATCH_BYTES or self._live is not None:
             await self._flush(file)
-
-    def _start_live(self, audio_format: AudioFormat) -> None:
-        factory, self._live_factory = self._live_factory, None
-        if factory is None or self._live_pool is None or audio_format not in STREAMABLE_FORMATS:
-            return
-        sink = factory(audio_format)
-        if sink is None or self._path is None:
-            return
-        self._live = LiveDecoder(
-            self._path,
-            audio_format,
-            sink,
-            pool=self._live_pool,
-            max_seconds=self._limits.max_duration_seconds,
-        )
 
     def _check_message(self, size: int) -> None:
         """One chunk is one message: its size and the count, checked before anything else.
