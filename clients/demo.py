@@ -138,10 +138,11 @@ def _answer(
     _step(console, f"4. Answer {len(RECORDINGS)} questions with the recorded answers")
     for (question, attempt), recording in zip(questions, RECORDINGS, strict=False):
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
-        console.print(f"   streaming {recording.name} …")
-        with views.upload_progress(recording.name, show=console.is_terminal) as progress:
-            reply = api.transcribe(
-                session, attempt_id=attempt.id, path=recording, progress=progress
+        console.print(f"   speaking {recording.name} live (StreamAnswer, at real-time pace) …")
+        # As `samvaad answer --live`: the server transcribes while the answer arrives.
+        with views.live_answer(show=console.is_terminal) as view:
+            reply = api.stream_answer(
+                session, attempt_id=attempt.id, path=recording, on_event=view.event
             )
         transcript = reply.transcription.text
         console.print(

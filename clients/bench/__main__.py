@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
-from clients.bench import hardening_resume, live, reads
+from clients.bench import hardening_resume, live, live_streams, reads
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
 from clients.bench.hardening_uploads import measure_hostile_uploads
@@ -285,6 +285,19 @@ async def run(options: Options) -> Report:
                 workdir / "live", options.database_url, options.server_settings, options.quick
             ),
         )
+        if not options.quick:
+            batch = report.details["live_answers"]["Speech.mp3 (57.7 s)"]["batch"]
+            await measure(
+                report,
+                "live_streams",
+                "StreamAnswer: live streams at once, with and without interim results",
+                lambda: live_streams.capacity(
+                    workdir / "live",
+                    options.database_url,
+                    options.server_settings,
+                    batch["after_last_chunk"],
+                ),
+            )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report
 
