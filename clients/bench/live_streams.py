@@ -1,11 +1,11 @@
 """StreamAnswer under load (issue 14): how many live answers one server on this machine
 carries, with and without interim results, and what interim results cost.
 
-Every stream sends Speech.mp3 at real-time pace, all starting together. Per stream: the
-time from its last chunk to its result, and for interim streams the lag from when a word
-was spoken (its end offset, on the stream's own clock) to when it arrived as stable. The
-baseline of each figure is measured in the same run: the batch path's time for the same
-answer (clients/bench/live.py) and one stream without interim results.
+Every stream sends Speech.mp3 at real-time pace; N streams start spread over its length.
+Per stream: the time from its last chunk to its result, and for interim streams the lag
+from when a word was spoken (its end offset, on the stream's own clock) to when it arrived
+as stable. The baseline of each figure is measured in the same run: the batch path's time
+for the same answer (clients/bench/live.py) and one stream without interim results.
 """
 
 from __future__ import annotations
@@ -91,11 +91,17 @@ async def _stream(server: ServerProcess, path: Path, seconds: float, interim: bo
 async def _together(
     server: ServerProcess, count: int, interim: bool, seconds: float
 ) -> tuple[list[Stream], float]:
-    """`count` streams at once; and the server's CPU seconds per audio second per stream."""
+    """`count` streams at once, their starts spread over one answer's length (candidates do
+    not start speaking in step: in step, every stream cuts its windows at the same moment
+    and they all queue for the engine together); and the server's CPU seconds per audio
+    second per stream."""
+
+    async def one(index: int) -> Stream:
+        await asyncio.sleep(index * seconds / count)
+        return await _stream(server, SPEECH, seconds, interim)
+
     before = server.cpu_seconds()
-    streams = await asyncio.gather(
-        *(_stream(server, SPEECH, seconds, interim) for _ in range(count))
-    )
+    streams = await asyncio.gather(*(one(index) for index in range(count)))
     cpu = server.cpu_seconds() - before
     return list(streams), cpu / (seconds * count)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
@@ -70,9 +71,13 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
         messages = aiter(timed)
         try:
             config = live_converters.live_config(await _first_config(messages))
-            async for event in self._live.stream(current_user_id(), config, _audio(messages)):
-                # The result carries every word: built off the event loop.
-                yield await asyncio.to_thread(live_converters.event, event, _response)
+            events = self._live.stream(current_user_id(), config, _audio(messages))
+            # Closed however the call ends (a hang-up cancels us at a `yield`): that stops
+            # the transcription at once, not when the generator is collected.
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    # The result carries every word: built off the event loop.
+                    yield await asyncio.to_thread(live_converters.event, event, _response)
         except DomainError as error:
             if _drainable(stream, error):
                 await self._drain(stream)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,7 +144,7 @@ class LiveAnswers:
 
     async def stream(
         self, user_id: int, config: LiveAnswerConfig, chunks: AsyncIterable[bytes]
-    ) -> AsyncIterator[LiveEvent]:
+    ) -> AsyncGenerator[LiveEvent, None]:
         """Events while the audio arrives, then the result, last. Every refusal that needs no
         audio (a bad field, a foreign or closed attempt, no room) comes before `chunks` is read.
         """
@@ -166,11 +166,13 @@ class LiveAnswers:
                         interim=config.interim_results,
                         pcm_sample_rate=config.sample_rate_hertz if config.linear16 else 0,
                     )
-                    async for event in _events(job, heard):
-                        if isinstance(event, StoredTranscription):
-                            stored = event
-                        else:
-                            yield event
+                    # Closed with this generator, so the transcription stops with the call.
+                    async with contextlib.aclosing(_events(job, heard)) as events:
+                        async for event in events:
+                            if isinstance(event, StoredTranscription):
+                                stored = event
+                            else:
+                                yield event
         assert stored is not None
         final = stored
         delivery = await asyncio.to_thread(lambda: final.delivery)
@@ -179,7 +181,7 @@ class LiveAnswers:
 
 async def _events(
     job: Coroutine[Any, Any, StoredTranscription], heard: _Heard
-) -> AsyncIterator[InterimEvent | DeliveryEvent | StoredTranscription]:
+) -> AsyncGenerator[InterimEvent | DeliveryEvent | StoredTranscription, None]:
     """The listener's news while `job` runs, then its result. Cancelling stops `job`."""
     task = asyncio.ensure_future(job)
     loop = asyncio.get_running_loop()
