@@ -41,7 +41,7 @@ def engine() -> StandInEngine:
 
 @pytest.fixture
 def server_stt_engine(engine: StandInEngine) -> TranscriptionEngine:
-    return engine  # type: ignore[return-value]
+    return engine
 
 
 @pytest.fixture
