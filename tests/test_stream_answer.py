@@ -6,6 +6,7 @@ tests/test_stream_answer_live.py."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,28 @@ async def _transcribe_answer(attempt_id: int) -> AsyncIterator[pb.TranscribeAnsw
     yield pb.TranscribeAnswerRequest(config=pb.AudioConfig(question_attempt_id=attempt_id))
     for start in range(0, len(WAV), 32 * KiB):
         yield pb.TranscribeAnswerRequest(audio_content=WAV[start : start + 32 * KiB])
+
+
+async def test_clients_that_hang_up_once_they_have_the_result_do_not_harm_the_server(
+    stubs: Stubs, account: Account
+) -> None:
+    """A client that stops reading at the result cancels the call, and the server's stream
+    is closed after the call is gone (reading the call's peer then crashed a separate server
+    process under `make demo`; in process the crash does not reproduce, this checks the rest)."""
+    attempts = await open_attempts(stubs, account, 3)
+    for attempt_id in attempts[:2]:
+        call = stubs.transcription.StreamAnswer(
+            stream_of(live_config(attempt_id), WAV), metadata=account.metadata
+        )
+        first = await call.read()
+        assert first.WhichOneof("event") == "result"
+        call.cancel()
+        await asyncio.sleep(0.2)
+        gc.collect()
+    await asyncio.sleep(0.5)
+    got = await responses(
+        stubs.transcription.StreamAnswer(
+            stream_of(live_config(attempts[2]), WAV), metadata=account.metadata
+        )
+    )
+    assert got[-1].WhichOneof("event") == "result"

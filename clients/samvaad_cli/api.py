@@ -344,12 +344,16 @@ def stream_answer(
 
     def call(md: Metadata) -> transcription_pb2.TranscribeAnswerResponse:
         requests = live_requests(config, path, seconds, time.sleep, time.monotonic)
+        result: transcription_pb2.TranscribeAnswerResponse | None = None
+        # Read to the end of the stream (the result is last): leaving early cancels the call.
         for response in session.transcription.StreamAnswer(requests, metadata=md, timeout=timeout):
             if response.WhichOneof("event") == "result":
-                result: transcription_pb2.TranscribeAnswerResponse = response.result
-                return result
-            on_event(response)
-        raise CliError("the server closed the stream without a result")
+                result = response.result
+            else:
+                on_event(response)
+        if result is None:
+            raise CliError("the server closed the stream without a result")
+        return result
 
     return session.call_authorized(call)
 

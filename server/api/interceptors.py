@@ -162,6 +162,9 @@ class _Call:
     def streaming(self, behaviour: Callable[[Any, Any], Any]) -> Any:
         async def run(request: Any, context: Any) -> AsyncIterator[Any]:
             started = time.perf_counter()
+            # Read now: a client that hangs up leaves this generator to be closed after
+            # its call is gone, and `context.peer()` then crashes the process (SIGSEGV).
+            peer = context.peer()
             code = "OK"
             try:
                 await self._begin(context)
@@ -185,11 +188,11 @@ class _Call:
                 code = "CANCELLED"
                 raise
             finally:
-                self._log(code, started, context)
+                self._log(code, started, context, peer)
 
         return run
 
-    def _log(self, code: str, started: float, context: Any) -> None:
+    def _log(self, code: str, started: float, context: Any, peer: str | None = None) -> None:
         if self._logged:
             log.info(
                 "rpc finished",
@@ -197,7 +200,7 @@ class _Call:
                     "method": self._method,
                     "code": code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "peer": context.peer(),
+                    "peer": context.peer() if peer is None else peer,
                 },
             )
 
