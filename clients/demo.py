@@ -153,12 +153,14 @@ def _answer(
     for question, attempt, answer in questions:
         recording = answer.recording
         console.print(f"[bold]Q{question.position}.[/] {question.text}")
+        label = KIND_LABELS.get(answer.kind, answer.kind)
         console.print(
-            f"   streaming {recording.name} ({KIND_LABELS.get(answer.kind, answer.kind)}) …"
+            f"   speaking {recording.name} ({label}) live (StreamAnswer, at real-time pace) …"
         )
-        with views.upload_progress(recording.name, show=console.is_terminal) as progress:
-            reply = api.transcribe(
-                session, attempt_id=attempt.id, path=recording, progress=progress
+        # As `samvaad answer --live`: the server transcribes while the answer arrives.
+        with views.live_answer(show=console.is_terminal) as view:
+            reply = api.stream_answer(
+                session, attempt_id=attempt.id, path=recording, on_event=view.event
             )
         transcript = reply.transcription.text
         console.print(

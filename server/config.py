@@ -203,6 +203,17 @@ class Settings(BaseSettings):
     # 0: the machine's cores shared among the workers.
     whisper_cpu_threads: int = Field(0, ge=0, le=64, validation_alias="WHISPER_CPU_THREADS")
     whisper_beam_size: int = Field(5, ge=1, le=10, validation_alias="WHISPER_BEAM_SIZE")
+    # Transcribe WAV, MP3, Ogg, WebM and FLAC answers while they arrive (windows cut at
+    # pauses); false: every answer once it is complete, as the OpenAI engine always does.
+    whisper_live: bool = Field(True, validation_alias="WHISPER_LIVE")
+    # StreamAnswer streams carried at once, and of them with interim results: what 2 cores
+    # keep up with (docs/transcription.md). Beyond them a stream is refused at its config.
+    transcription_max_live_streams: int = Field(
+        6, ge=0, le=1000, validation_alias="TRANSCRIPTION_MAX_LIVE_STREAMS"
+    )
+    transcription_max_interim_streams: int = Field(
+        2, ge=0, le=1000, validation_alias="TRANSCRIPTION_MAX_INTERIM_STREAMS"
+    )
     # Answers admitted at once: from the moment a stream's config is accepted until its
     # transcript is stored (uploading, checking, transcribing or waiting for the engine).
     # Beyond this a new stream is refused at its config, before any audio is sent.

@@ -25,7 +25,7 @@ import pytest
 
 from clients import demo
 from clients.samvaad_cli import views
-from clients.samvaad_cli.audio import CHUNK_BYTES, answer_requests
+from clients.samvaad_cli.audio import CHUNK_BYTES, answer_requests, live_requests
 from clients.samvaad_cli.cli import run
 from clients.samvaad_cli.credentials import Credentials, CredentialStore
 from clients.samvaad_cli.errors import CliError, FieldViolation, RpcFailure, Situation, advise
@@ -581,6 +581,39 @@ def test_answer_streams_a_config_then_64_kib_chunks(tmp_path: Path) -> None:
     assert [len(c) for c in chunks] == [CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 123]
     assert b"".join(chunks) == recording.read_bytes()
     assert sent == [len(c) for c in chunks]
+
+
+def test_answer_live_sends_quarter_seconds_at_the_pace_they_were_recorded(
+    tmp_path: Path,
+) -> None:
+    recording = tmp_path / "answer.wav"
+    recording.write_bytes(os.urandom(40_000))  # 10 s at 4,000 bytes a second
+    config = transcription_pb2.StreamAnswerConfig(interim_results=True)
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    requests = list(live_requests(config, recording, 10.0, sleep, lambda: now[0]))
+    assert requests[0].config == config
+    chunks = [r.audio_content for r in requests[1:]]
+    assert [len(c) for c in chunks] == [1024] * 39 + [40_000 - 39 * 1024]  # at least 1 KiB
+    assert b"".join(chunks) == recording.read_bytes()
+    # Each chunk leaves once the audio it carries has been "recorded": 10 s in all.
+    assert now[0] - 100.0 == pytest.approx(10.0)
+    assert all(s >= 0 for s in slept)
+
+
+def test_answer_live_shows_what_is_heard_then_the_transcript(cli: Cli) -> None:
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "backend", "--questions", "1")
+    live = cli("answer", str(started["interview"]["id"]), str(SHORT_ANSWER), "--live")
+    assert live.code == 0, live.stderr
+    assert "question 1" in live.stdout and "said" in live.stdout
+    stored = cli.ok("transcript", str(started["interview"]["id"]), "--question", "1")
+    assert stored["transcription"]["text"]
 
 
 def test_a_missing_audio_file_is_reported_without_calling_the_server(cli: Cli) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 from sqlalchemy.engine import make_url
 
-from clients.bench import hardening_resume, reads
+from clients.bench import hardening_resume, live, live_streams, reads
 from clients.bench.hardening_anonymous import TARGETS as ANONYMOUS_PATHS
 from clients.bench.hardening_anonymous import memory_under_anonymous_streams
 from clients.bench.hardening_uploads import measure_hostile_uploads
@@ -296,6 +296,27 @@ async def run(options: Options) -> Report:
         if options.wants("hostile_uploads"):
             await measure_hostile_uploads(
                 measure_one, workdir, options.database_url, options.server_settings, options.quick
+            )
+        await measure(
+            report,
+            "live_answers",
+            "Live answers at real-time pace: transcribed while they arrive against once complete",
+            lambda: live.live_against_batch(
+                workdir / "live", options.database_url, options.server_settings, options.quick
+            ),
+        )
+        if not options.quick and "live_answers" in report.details:
+            batch = report.details["live_answers"]["Speech.mp3 (57.7 s)"]["batch"]
+            await measure(
+                report,
+                "live_streams",
+                "StreamAnswer: live streams at once, with and without interim results",
+                lambda: live_streams.capacity(
+                    workdir / "live",
+                    options.database_url,
+                    options.server_settings,
+                    batch["after_last_chunk"],
+                ),
             )
     report.details["upload_mib"] = sizes.upload_bytes / MiB
     return report

@@ -8,6 +8,7 @@ decide what to show. Every call that needs a user goes through
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,12 @@ from typing import Protocol, TypeVar
 
 from grpc_health.v1 import health_pb2
 
-from clients.samvaad_cli.audio import answer_requests, guess_mime_type
+from clients.samvaad_cli.audio import (
+    answer_requests,
+    duration_seconds,
+    guess_mime_type,
+    live_requests,
+)
 from clients.samvaad_cli.errors import CliError
 from clients.samvaad_cli.session import Metadata, Session
 from generated.samvaad.v1 import (
@@ -315,6 +321,46 @@ def transcribe(
             timeout=timeout,
         )
         return reply
+
+    return session.call_authorized(call)
+
+
+def stream_answer(
+    session: Session,
+    attempt_id: int,
+    path: Path,
+    on_event: Callable[[transcription_pb2.StreamAnswerResponse], None],
+    language: str = "",
+    mime_type: str | None = None,
+    request_id: str = "",
+    timeout: float = ANSWER_TIMEOUT_SECONDS,
+) -> transcription_pb2.TranscribeAnswerResponse:
+    """Streams `path` through StreamAnswer at the pace it was recorded, with interim results;
+    `on_event` sees every interim and delivery message. Returns the result."""
+    seconds = duration_seconds(path)
+    config = transcription_pb2.StreamAnswerConfig(
+        audio=transcription_pb2.AudioConfig(
+            question_attempt_id=attempt_id,
+            language=language,
+            filename=path.name,
+            mime_type=guess_mime_type(path) if mime_type is None else mime_type,
+            request_id=request_id or uuid.uuid4().hex,
+        ),
+        interim_results=True,
+    )
+
+    def call(md: Metadata) -> transcription_pb2.TranscribeAnswerResponse:
+        requests = live_requests(config, path, seconds, time.sleep, time.monotonic)
+        result: transcription_pb2.TranscribeAnswerResponse | None = None
+        # Read to the end of the stream (the result is last): leaving early cancels the call.
+        for response in session.transcription.StreamAnswer(requests, metadata=md, timeout=timeout):
+            if response.WhichOneof("event") == "result":
+                result = response.result
+            else:
+                on_event(response)
+        if result is None:
+            raise CliError("the server closed the stream without a result")
+        return result
 
     return session.call_authorized(call)
 

@@ -49,3 +49,41 @@ def answer_requests(
                 on_chunk(len(chunk))
     if on_done is not None:
         on_done()
+
+
+# `answer --live` sends this much audio a message, at the pace it was recorded.
+LIVE_CHUNK_SECONDS = 0.25
+MIN_CHUNK_BYTES = 1024  # the server's minimum for every chunk but the last
+
+
+def duration_seconds(path: Path) -> float:
+    """The recording's length, decoded (headers lie); 0 when it cannot be read."""
+    import av  # the same decoder the server uses; only `answer --live` needs it
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            return sum(frame.samples / frame.sample_rate for frame in container.decode(stream))
+    except (av.FFmpegError, IndexError, ZeroDivisionError):
+        return 0.0
+
+
+def live_requests(
+    config: transcription_pb2.StreamAnswerConfig,
+    path: Path,
+    seconds: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Iterator[transcription_pb2.StreamAnswerRequest]:
+    """The StreamAnswer stream: the file in quarter-second chunks, each sent once the audio
+    it carries would have been recorded, as if the candidate were speaking now."""
+    yield transcription_pb2.StreamAnswerRequest(config=config)
+    data = path.read_bytes()
+    rate = len(data) / seconds if seconds > 0 else float("inf")
+    size = max(MIN_CHUNK_BYTES, int(rate * LIVE_CHUNK_SECONDS)) if seconds > 0 else CHUNK_BYTES
+    started = clock()
+    for offset in range(0, len(data), size):
+        chunk = data[offset : offset + size]
+        due = started + (offset + len(chunk)) / rate
+        sleep(max(0.0, due - clock()))
+        yield transcription_pb2.StreamAnswerRequest(audio_content=chunk)

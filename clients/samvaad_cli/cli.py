@@ -178,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     child.add_argument("--language", default="", help="ISO 639-1 code (default en)")
     child.add_argument("--mime-type", help="default: from the file name")
     child.add_argument("--request-id", help="idempotency key (default: a new UUID)")
+    child.add_argument(
+        "--live",
+        action="store_true",
+        help="send it at the pace it was recorded, as if spoken now, and show the "
+        "transcript, pace and fillers as the server hears them (StreamAnswer)",
+    )
     for name, handler, help_text in [
         ("transcript", commands.transcript, "show the transcript of an answer"),
         ("analyze", commands.analyze, "analyse an answer: delivery and content"),

@@ -362,17 +362,30 @@ def answer(session: Session, args: argparse.Namespace, out: Output) -> None:
         args.question = slot.question.position
         attempt_id, question = slot.latest.id, slot.question
         out.note(views.answering_line(interview.id, slot))
-    with views.upload_progress(path.name, show=not out.json_mode) as progress:
-        reply = api.transcribe(
-            session,
-            attempt_id=attempt_id,
-            path=path,
-            language=args.language,
-            mime_type=args.mime_type,
-            request_id=args.request_id or uuid.uuid4().hex,
-            timeout=args.timeout or api.ANSWER_TIMEOUT_SECONDS,
-            progress=progress,
-        )
+    if args.live:
+        with views.live_answer(show=not out.json_mode) as view:
+            reply = api.stream_answer(
+                session,
+                attempt_id=attempt_id,
+                path=path,
+                on_event=view.event,
+                language=args.language,
+                mime_type=args.mime_type,
+                request_id=args.request_id or uuid.uuid4().hex,
+                timeout=args.timeout or api.ANSWER_TIMEOUT_SECONDS,
+            )
+    else:
+        with views.upload_progress(path.name, show=not out.json_mode) as progress:
+            reply = api.transcribe(
+                session,
+                attempt_id=attempt_id,
+                path=path,
+                language=args.language,
+                mime_type=args.mime_type,
+                request_id=args.request_id or uuid.uuid4().hex,
+                timeout=args.timeout or api.ANSWER_TIMEOUT_SECONDS,
+                progress=progress,
+            )
     data = to_json(reply)
     if question is not None:
         data["question"] = to_json(question)

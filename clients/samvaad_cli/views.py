@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console, RenderableType
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     Progress,
@@ -120,6 +121,44 @@ def upload_progress(filename: str, *, show: bool) -> Iterator[_UploadBar]:
         disable=not show,
     ) as progress:
         yield _UploadBar(progress, filename)
+
+
+class _LiveView:
+    """What `answer --live` shows while the answer streams: the transcript so far (stable
+    words, then the tentative rest, dimmed) and the pace, fillers and silence, redrawn."""
+
+    def __init__(self, live: Live) -> None:
+        self._live = live
+        self._stable: list[str] = []
+        self._tentative = ""
+        self._delivery = "listening..."
+
+    def event(self, response: transcription_pb2.StreamAnswerResponse) -> None:
+        kind = response.WhichOneof("event")
+        if kind == "interim":
+            self._stable.extend(word.word for word in response.interim.stable_words)
+            self._tentative = response.interim.tentative_text
+        elif kind == "delivery":
+            d = response.delivery
+            self._delivery = (
+                f"{fmt.seconds(d.audio_heard)} heard · {d.words_so_far} words · "
+                f"{d.words_per_minute:.0f} wpm (last 20 s) · {d.fillers_so_far} fillers · "
+                f"silent {d.current_silence.ToTimedelta().total_seconds():.1f} s"
+            )
+        text = Text(" ".join(self._stable))
+        if self._tentative:
+            text.append((" " if self._stable else "") + self._tentative, style="dim")
+        text.append("\n" + self._delivery, style="cyan")
+        self._live.update(text)
+
+
+@contextmanager
+def live_answer(*, show: bool) -> Iterator[_LiveView]:
+    """The live transcript of `answer --live`, drawn in place and gone when the call ends."""
+    with Live(Text("connecting..."), console=Console(stderr=True), transient=True) as live:
+        if not show:
+            live.stop()
+        yield _LiveView(live)
 
 
 def answering_line(interview_id: int, slot: api.Slot) -> str:

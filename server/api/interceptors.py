@@ -159,6 +159,10 @@ class _Call:
         """One call: request id and authentication first, then the handler; errors
         become statuses (INTERNAL without internals); one log line whatever happens."""
         started = time.perf_counter()
+        # Read now: a client that hangs up leaves a streaming handler's generator to be
+        # closed after its call is gone, and `context.peer()` then crashes the process
+        # (SIGSEGV).
+        peer = context.peer()
         code = "OK"
         try:
             await self._begin(context)
@@ -177,9 +181,9 @@ class _Call:
             code = "CANCELLED"
             raise
         finally:
-            self._log(code, started, context)
+            self._log(code, started, peer)
 
-    def _log(self, code: str, started: float, context: Any) -> None:
+    def _log(self, code: str, started: float, peer: str) -> None:
         if self._logged:
             log.info(
                 "rpc finished",
@@ -187,7 +191,7 @@ class _Call:
                     "method": self._method,
                     "code": code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "peer": context.peer(),
+                    "peer": peer,
                 },
             )
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 from generated.samvaad.v1 import transcription_pb2 as pb
 from generated.samvaad.v1 import transcription_pb2_grpc
-from server.api import converters
+from server.api import converters, live_converters
 from server.api.context import current_user_id
 from server.audio import StreamLimits, with_idle_timeout
 from server.domain.analysis.types import DeliveryMetrics
+from server.domain.live_answers import LiveAnswers
 from server.domain.transcriptions import StoredTranscription, TranscriptionService
 from server.errors import DeadlineExceeded, DomainError, InvalidArgument
 
@@ -32,6 +34,7 @@ UNDRAINED_REASONS = frozenset({"AUDIO_CHUNK_TOO_SMALL", "AUDIO_TOO_MANY_MESSAGES
 class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer):
     def __init__(self, transcriptions: TranscriptionService, idle_timeout_seconds: float) -> None:
         self._transcriptions = transcriptions
+        self._live = LiveAnswers(transcriptions)
         self._idle_timeout = idle_timeout_seconds
         self._limits: StreamLimits = transcriptions.intake.streams
         self._draining = 0
@@ -57,6 +60,28 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
             raise
         # A message of every word: built off the event loop.
         return await asyncio.to_thread(_response, stored, delivery)
+
+    async def StreamAnswer(
+        self, request_iterator: AsyncIterable[pb.StreamAnswerRequest], context: Context
+    ) -> AsyncIterator[pb.StreamAnswerResponse]:
+        stream = _RequestStream(request_iterator)
+        timed = with_idle_timeout(
+            stream, self._idle_timeout, total_seconds=self._limits.max_stream_seconds
+        )
+        messages = aiter(timed)
+        try:
+            config = live_converters.live_config(await _first_config(messages))
+            events = self._live.stream(current_user_id(), config, _audio(messages))
+            # Closed however the call ends (a hang-up cancels us at a `yield`): that stops
+            # the transcription at once, not when the generator is collected.
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    # The result carries every word: built off the event loop.
+                    yield await asyncio.to_thread(live_converters.event, event, _response)
+        except DomainError as error:
+            if _drainable(stream, error):
+                await self._drain(stream)
+            raise
 
     async def GetTranscription(
         self, request: pb.GetTranscriptionRequest, context: Context
@@ -107,14 +132,14 @@ def _drainable(stream: _RequestStream, error: DomainError) -> bool:
 class _RequestStream:
     """The request messages, noting whether the client has finished sending."""
 
-    def __init__(self, source: AsyncIterable[pb.TranscribeAnswerRequest]) -> None:
+    def __init__(self, source: AsyncIterable[Any]) -> None:
         self._source = aiter(source)
         self.ended = False
 
     def __aiter__(self) -> _RequestStream:
         return self
 
-    async def __anext__(self) -> pb.TranscribeAnswerRequest:
+    async def __anext__(self) -> Any:
         try:
             return await anext(self._source)
         except StopAsyncIteration:
@@ -142,17 +167,18 @@ def _response(
     )
 
 
-async def _first_config(messages: AsyncIterator[pb.TranscribeAnswerRequest]) -> pb.AudioConfig:
+async def _first_config(messages: AsyncIterator[Any]) -> Any:
+    """The first message's config (an AudioConfig, or a StreamAnswerConfig)."""
     try:
         first = await anext(messages)
     except StopAsyncIteration:
-        raise _config_error("the stream was empty; send an AudioConfig first") from None
+        raise _config_error("the stream was empty; send the config first") from None
     if first.WhichOneof("payload") != "config":
         raise _config_error("the first message must carry `config`, before any audio_content")
     return first.config
 
 
-async def _audio(messages: AsyncIterator[pb.TranscribeAnswerRequest]) -> AsyncIterator[bytes]:
+async def _audio(messages: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     async for message in messages:
         kind = message.WhichOneof("payload")
         if kind == "config":

@@ -50,6 +50,8 @@ class StreamLimits:
     temp_budget_bytes: int = 0  # bytes all uploads may hold at once; 0: no budget
     drain_max_bytes: int = 32 * 1024 * 1024
     drain_seconds: float = 5.0
+    max_live_streams: int = 6  # StreamAnswer streams at once (docs/transcription.md)
+    max_interim_streams: int = 2  # of which with interim results
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamLimits:
@@ -60,6 +62,8 @@ class StreamLimits:
             temp_budget_bytes=settings.audio_temp_budget_bytes,
             drain_max_bytes=settings.audio_drain_max_bytes,
             drain_seconds=settings.audio_drain_seconds,
+            max_live_streams=settings.transcription_max_live_streams,
+            max_interim_streams=settings.transcription_max_interim_streams,
         )
 
 

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO, Self, TypeVar
 
 from server import text
+from server.audio import pcm
 from server.audio.formats import (
     AUDIO_FIELD,
     FORMATS,
@@ -40,6 +41,7 @@ from server.audio.formats import (
     sniff_format,
 )
 from server.audio.limits import StreamLimits, TempBudget, UploadLimits, with_idle_timeout
+from server.audio.live import LiveDecoder, LiveSinkFactory
 from server.audio.probe import probe_audio
 from server.config import Settings
 from server.errors import InvalidArgument, ResourceExhausted, Unavailable
@@ -80,6 +82,8 @@ class ReceivedAudio:
 
     path: Path
     info: AudioInfo
+    # The whole recording went through the live sink given to `receive` (and it was ended).
+    live: bool = False
 
 
 class AudioIntake:
@@ -102,6 +106,11 @@ class AudioIntake:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._write_pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="audio-write")
         self._probe_pool = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="audio-probe")
+        # One thread per live upload for its whole life (mostly waiting for bytes):
+        # as many as streams may be admitted at once.
+        self._live_pool = ThreadPoolExecutor(
+            max(1, self.streams.max_active), thread_name_prefix="audio-live"
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AudioIntake:
@@ -111,8 +120,13 @@ class AudioIntake:
             streams=StreamLimits.from_settings(settings),
         )
 
-    def upload(self, *, filename: str = "", mime_type: str = "") -> AudioUpload:
-        """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives."""
+    def upload(
+        self, *, filename: str = "", mime_type: str = "", pcm_sample_rate: int = 0
+    ) -> AudioUpload:
+        """A new upload. Refuses a declared MIME type we cannot accept before any byte arrives.
+
+        `pcm_sample_rate`: the bytes are raw LINEAR16 at this rate (`server.audio.pcm`).
+        """
         claim = parse_mime_type(mime_type)
         return AudioUpload(
             self.limits,
@@ -121,7 +135,9 @@ class AudioIntake:
             claim,
             write_pool=self._write_pool,
             probe_pool=self._probe_pool,
+            live_pool=self._live_pool,
             budget=self.budget,
+            pcm_sample_rate=pcm_sample_rate,
         )
 
     def remove_stale_uploads(self, older_than_seconds: float = 3600.0) -> int:
@@ -144,6 +160,7 @@ class AudioIntake:
     def close(self) -> None:
         self._write_pool.shutdown(wait=False, cancel_futures=True)
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        self._live_pool.shutdown(wait=False, cancel_futures=True)
 
 
 class AudioUpload:
@@ -158,7 +175,9 @@ class AudioUpload:
         *,
         write_pool: ThreadPoolExecutor,
         probe_pool: ThreadPoolExecutor,
+        live_pool: ThreadPoolExecutor | None = None,
         budget: TempBudget | None = None,
+        pcm_sample_rate: int = 0,
     ) -> None:
         self._limits = limits
         self._budget = budget or TempBudget(0)
@@ -168,6 +187,11 @@ class AudioUpload:
         self._temp_dir = temp_dir
         self._write_pool = write_pool
         self._probe_pool = probe_pool
+        self._live_pool = live_pool
+        self._live_factory: LiveSinkFactory | None = None
+        self._live: LiveDecoder | None = None
+        self._written = 0  # bytes handed to the file
+        self._pcm_rate = pcm_sample_rate
         self._filename = filename
         self._claim = claim
         self._file: IO[bytes] | None = None
@@ -202,12 +226,21 @@ class AudioUpload:
     ) -> None:
         self._discard()
 
-    async def receive(self, chunks: AsyncIterable[bytes], *, timed: bool = True) -> ReceivedAudio:
+    async def receive(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        timed: bool = True,
+        live: LiveSinkFactory | None = None,
+    ) -> ReceivedAudio:
         """Write every chunk, then `finish()`.
 
         `timed`: each chunk must arrive within the idle timeout. A caller that
         already times its stream (the servicer) passes False: one timer a message.
+        `live`: for a format that can be decoded as it arrives, where to decode it
+        while it arrives (see `server.audio.live`).
         """
+        self._live_factory = live
         source = with_idle_timeout(chunks, self._limits.idle_timeout_seconds) if timed else chunks
         async for chunk in source:
             await self.write(chunk)
@@ -223,13 +256,25 @@ class AudioUpload:
             )
         if not chunk:
             return
+        if self._pcm_rate:
+            pcm.check_chunk(chunk, first=self._format is None)
         self._budget.reserve(len(chunk))
         self._reserved += len(chunk)
         if self._format is None:
-            self._sniff(chunk, final=False)
+            if self._pcm_rate:  # raw samples: stored behind a WAV header
+                self._format = AudioFormat.WAV
+                self._buffer += pcm.wav_header(self._pcm_rate)
+            else:
+                self._sniff(chunk, final=False)
+            if self._format is not None:
+                factory, self._live_factory = self._live_factory, None
+                self._live = LiveDecoder.start(
+                    factory, self._path, self._format, self._live_pool, self._limits
+                )
         self._buffer += chunk
         self._size += len(chunk)
-        if len(self._buffer) >= WRITE_BATCH_BYTES:
+        # A live decoder reads what is on disk: every chunk goes there at once.
+        if len(self._buffer) >= WRITE_BATCH_BYTES or self._live is not None:
             await self._flush(file)
 
     def _check_message(self, size: int) -> None:
@@ -269,11 +314,14 @@ class AudioUpload:
             return
         # The buffer itself goes to the thread: no copy of the batch on the event loop.
         batch, self._buffer = self._buffer, bytearray()
-        self._pending_write = self._write_pool.submit(file.write, batch)
+        self._pending_write = self._write_pool.submit(_write, file, batch)
         try:
             await asyncio.wrap_future(self._pending_write)
         except OSError as exc:
             raise _storage_failed(exc) from exc
+        self._written += len(batch)
+        if self._live is not None:
+            self._live.extend(self._written)
 
     async def finish(self) -> ReceivedAudio:
         """Close the file, decode it once, and describe it. Refuses what is not sound audio."""
@@ -291,9 +339,15 @@ class AudioUpload:
         assert audio_format is not None
         loop = asyncio.get_running_loop()
         try:
+            if self._pcm_rate:
+                await loop.run_in_executor(
+                    self._write_pool, pcm.finish_header, file, self._pcm_rate, self._size
+                )
             await loop.run_in_executor(self._write_pool, file.close)
         except OSError as exc:
             raise _storage_failed(exc) from exc
+        if self._live is not None:
+            self._live.complete()  # the live decoder reads to the end meanwhile
         probe = await loop.run_in_executor(
             self._probe_pool,
             partial(
@@ -301,6 +355,7 @@ class AudioUpload:
             ),
         )
         check_claimed_codec(self._claim, probe.codec)
+        live = await self._live.result() if self._live is not None else False
         info = AudioInfo(
             format=audio_format,
             size_bytes=self._size,
@@ -309,7 +364,7 @@ class AudioUpload:
             mime_type=FORMATS[audio_format].mime_type,
             codec=probe.codec,
         )
-        return ReceivedAudio(path, info)
+        return ReceivedAudio(path, info, live=live)
 
     def _sniff(self, chunk: bytes, *, final: bool) -> None:
         self._head += chunk[: SNIFF_BYTES - len(self._head)]
@@ -341,6 +396,8 @@ class AudioUpload:
         """
         if self._path is not None:
             self._path.unlink(missing_ok=True)
+        if self._live is not None:
+            self._live.abort()
         self._budget.release(self._reserved)
         self._reserved = 0
         file, self._file = self._file, None
@@ -361,6 +418,13 @@ def clean_filename(raw: str) -> str:
 def _storage_failed(exc: OSError) -> Unavailable:
     log.error("could not store an upload", exc_info=exc)
     return Unavailable("the server could not store the audio; try again", reason="AUDIO_STORAGE")
+
+
+def _write(file: IO[bytes], batch: bytearray) -> int:
+    """Write and flush: a live decoder reads the file through its own handle."""
+    written = file.write(batch)
+    file.flush()
+    return written
 
 
 def _close_quietly(file: IO[bytes]) -> None:

@@ -7,29 +7,31 @@ iterator of audio chunks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import unicodedata
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
+from typing import Any
 
 from server.audio import AudioIntake
 from server.audio.formats import parse_mime_type
-from server.audio.limits import RETRY_AFTER_SECONDS
 from server.clock import utcnow
+from server.domain.admission import StreamAdmission
 from server.domain.analysis.delivery import analyse_delivery
 from server.domain.analysis.types import DeliveryMetrics, Word
 from server.domain.interviews import ProfileLookup
 from server.domain.records import AttemptRecord, QuestionRecord, TranscriptRecord
 from server.engines.stt import (
+    LiveEngine,
+    LiveTranscription,
     TranscribedWord,
     TranscriptionContext,
     TranscriptionEngine,
     TranscriptResult,
     normalise_language,
 )
-from server.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.repositories.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -78,65 +80,6 @@ class StoredTranscription:
         return analyse_delivery(words, self.audio.duration)
 
 
-class StreamAdmission:
-    """Who may open a stream, decided when its config arrives, before any audio is sent.
-
-    Two counts, both held for as long as the stream lives: streams per user,
-    and streams admitted at all (from the accepted config until the transcript
-    is stored, so the upload, the checks and the engine's queue are covered).
-    Used from the event loop only: each check and increment has no await
-    between them, so it is atomic. Per process: the counts are not shared
-    between workers (a later change moves them to shared storage).
-    """
-
-    def __init__(self, max_streams_per_user: int, max_active: int) -> None:
-        self.max_streams_per_user = max_streams_per_user
-        self.max_active = max_active
-        self._streams: dict[int, int] = {}
-        self._active = 0
-
-    @property
-    def active(self) -> int:
-        return self._active
-
-    def streams_of(self, user_id: int) -> int:
-        return self._streams.get(user_id, 0)
-
-    @contextlib.contextmanager
-    def stream(self, user_id: int) -> Iterator[None]:
-        held = self._streams.get(user_id, 0)
-        if held >= self.max_streams_per_user:
-            raise ResourceExhausted(
-                f"you already have {held} answers uploading; at most "
-                f"{self.max_streams_per_user} may be sent at once: finish or cancel one first",
-                reason="TOO_MANY_AUDIO_STREAMS",
-                retry_after_seconds=RETRY_AFTER_SECONDS,
-            )
-        self._streams[user_id] = held + 1
-        try:
-            yield
-        finally:
-            left = self._streams[user_id] - 1
-            if left:
-                self._streams[user_id] = left
-            else:
-                del self._streams[user_id]
-
-    @contextlib.contextmanager
-    def transcription(self) -> Iterator[None]:
-        if self._active >= self.max_active:
-            raise ResourceExhausted(
-                "too many answers are being transcribed; try again shortly",
-                reason="TRANSCRIPTION_BUSY",
-                retry_after_seconds=RETRY_AFTER_SECONDS,
-            )
-        self._active += 1
-        try:
-            yield
-        finally:
-            self._active -= 1
-
-
 class TranscriptionService:
     def __init__(
         self,
@@ -150,7 +93,12 @@ class TranscriptionService:
         self._engine = engine
         self._profiles = profiles
         limits = intake.streams
-        self.admission = StreamAdmission(limits.max_streams_per_user, limits.max_active)
+        self.admission = StreamAdmission(
+            limits.max_streams_per_user,
+            limits.max_active,
+            limits.max_live_streams,
+            limits.max_interim_streams,
+        )
 
     @property
     def intake(self) -> AudioIntake:
@@ -169,10 +117,7 @@ class TranscriptionService:
         attempt, too many streams, no room) comes before `chunks` is read.
         """
         _validate(config)
-        # An engine that knows its languages says so now, not after the upload.
-        check_language = getattr(self._engine, "check_language", None)
-        if check_language is not None:
-            check_language(config.language)
+        self.check_language(config.language)
         with self.admission.stream(user_id):
             stored = await self.check_config(user_id, config)
             if stored is None:
@@ -181,6 +126,12 @@ class TranscriptionService:
         # Pace, pauses and fillers: a pass over every word, so not on the event loop.
         delivery = await asyncio.to_thread(lambda: stored.delivery)
         return stored, delivery
+
+    def check_language(self, language: str) -> None:
+        """An engine that knows its languages says so now, not after the upload."""
+        check_language = getattr(self._engine, "check_language", None)
+        if check_language is not None:
+            check_language(language)
 
     async def check_config(self, user_id: int, config: AnswerConfig) -> StoredTranscription | None:
         """Before any audio is accepted: the attempt must be the caller's and open.
@@ -202,10 +153,15 @@ class TranscriptionService:
         chunks: AsyncIterable[bytes],
         *,
         timed: bool = True,
+        listener: Any = None,
+        interim: bool = False,
+        pcm_sample_rate: int = 0,
     ) -> StoredTranscription:
         """Receive the audio, transcribe it, store it. `check_config` must have passed.
 
         `timed`: apply the idle timeout to `chunks` (False when the caller does).
+        `listener` and `interim`: for StreamAnswer, what the live session tells as it
+        goes (`server.engines.stt.live.LiveListener`). `pcm_sample_rate`: raw LINEAR16.
         """
         language = normalise_language(config.language)
         async with self._db.transaction() as uow:
@@ -214,14 +170,23 @@ class TranscriptionService:
         context = TranscriptionContext(
             question=question.text, skills=tuple(profile.skills[:CONTEXT_SKILLS]) if profile else ()
         )
+        live = _LiveStart(self._engine, language, context, listener, interim)
         async with self._intake.upload(
-            filename=config.filename, mime_type=config.mime_type
+            filename=config.filename, mime_type=config.mime_type, pcm_sample_rate=pcm_sample_rate
         ) as upload:
-            received = await upload.receive(chunks, timed=timed)
-            started = time.perf_counter()
-            transcript = await self._engine.transcribe(
-                received.path, language=language, context=context
-            )
+            try:
+                received = await upload.receive(chunks, timed=timed, live=live.start)
+                started = time.perf_counter()
+                session = live.session
+                if session is not None and received.live:
+                    transcript = await session.result()
+                else:
+                    live.close()  # its place in the engine goes to the batch transcription
+                    transcript = await self._engine.transcribe(
+                        received.path, language=language, context=context
+                    )
+            finally:
+                live.close()
         audio = StoredAudio(
             format=received.info.format.value,
             size_bytes=received.info.size_bytes,
@@ -289,6 +254,46 @@ class TranscriptionService:
         return StoredTranscription(
             config.question_attempt_id, transcript, audio, processing_seconds, config.request_id
         )
+
+
+class _LiveStart:
+    """The engine's live session for one upload, opened once its format is known.
+
+    An engine that cannot transcribe as the audio arrives (OpenAI), a format that
+    cannot be decoded as it arrives (M4A), or an engine with no place left: no
+    session, and the answer is transcribed when it is complete, as before.
+    """
+
+    def __init__(
+        self,
+        engine: TranscriptionEngine,
+        language: str,
+        context: TranscriptionContext,
+        listener: Any,
+        interim: bool,
+    ) -> None:
+        self._engine = engine if isinstance(engine, LiveEngine) else None
+        self._language = language
+        self._context = context
+        self._listener = listener
+        self._interim = interim
+        self.session: LiveTranscription | None = None
+
+    def start(self, audio_format: object) -> LiveTranscription | None:
+        if self._engine is None:
+            return None
+        self.session = self._engine.live(
+            language=self._language,
+            context=self._context,
+            listener=self._listener,
+            interim=self._interim,
+        )
+        return self.session
+
+    def close(self) -> None:
+        """Stops whatever is still running (on an error, a refusal or a cancellation)."""
+        if self.session is not None:
+            self.session.close()
 
 
 def _validate(config: AnswerConfig) -> None:

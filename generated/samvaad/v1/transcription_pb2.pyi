@@ -90,6 +90,34 @@ AUDIO_FORMAT_WEBM: AudioFormat.ValueType  # 6
 """WebM (Opus)."""
 Global___AudioFormat: _TypeAlias = AudioFormat  # noqa: Y015
 
+class _AudioEncoding:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AudioEncodingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AudioEncoding.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AUDIO_ENCODING_UNSPECIFIED: _AudioEncoding.ValueType  # 0
+    """A recording in one of the accepted containers (WAV, MP3, Ogg, WebM, FLAC,
+    M4A), recognised from its first bytes as in TranscribeAnswer.
+    """
+    AUDIO_ENCODING_LINEAR16: _AudioEncoding.ValueType  # 1
+    """Raw 16-bit little-endian mono PCM, no header: how apps stream a
+    microphone. Needs `sample_rate_hertz`.
+    """
+
+class AudioEncoding(_AudioEncoding, metaclass=_AudioEncodingEnumTypeWrapper):
+    """How the bytes of a StreamAnswer stream are encoded."""
+
+AUDIO_ENCODING_UNSPECIFIED: AudioEncoding.ValueType  # 0
+"""A recording in one of the accepted containers (WAV, MP3, Ogg, WebM, FLAC,
+M4A), recognised from its first bytes as in TranscribeAnswer.
+"""
+AUDIO_ENCODING_LINEAR16: AudioEncoding.ValueType  # 1
+"""Raw 16-bit little-endian mono PCM, no header: how apps stream a
+microphone. Needs `sample_rate_hertz`.
+"""
+Global___AudioEncoding: _TypeAlias = AudioEncoding  # noqa: Y015
+
 @_typing.final
 class AudioConfig(_message.Message):
     """How to read the audio that follows and where to store its transcript."""
@@ -419,3 +447,189 @@ class GetTranscriptionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTranscriptionResponse: _TypeAlias = GetTranscriptionResponse  # noqa: Y015
+
+@_typing.final
+class StreamAnswerConfig(_message.Message):
+    """How to read a StreamAnswer stream, where to store its transcript, and what to send back."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUDIO_FIELD_NUMBER: _builtins.int
+    INTERIM_RESULTS_FIELD_NUMBER: _builtins.int
+    ENCODING_FIELD_NUMBER: _builtins.int
+    SAMPLE_RATE_HERTZ_FIELD_NUMBER: _builtins.int
+    interim_results: _builtins.bool
+    """Send `interim` transcripts while the audio arrives."""
+    encoding: Global___AudioEncoding.ValueType
+    """How the bytes are encoded."""
+    sample_rate_hertz: _builtins.int
+    """Sample rate of LINEAR16 audio, 8,000 to 48,000; required for LINEAR16, ignored otherwise."""
+    @_builtins.property
+    def audio(self) -> Global___AudioConfig:
+        """The attempt, language, file name, MIME type and idempotency key, as in TranscribeAnswer.
+        With LINEAR16 the MIME type must be empty.
+        """
+
+    def __init__(
+        self,
+        *,
+        audio: Global___AudioConfig | None = ...,
+        interim_results: _builtins.bool = ...,
+        encoding: Global___AudioEncoding.ValueType = ...,
+        sample_rate_hertz: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio", b"audio", "encoding", b"encoding", "interim_results", b"interim_results", "sample_rate_hertz", b"sample_rate_hertz"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAnswerConfig: _TypeAlias = StreamAnswerConfig  # noqa: Y015
+
+@_typing.final
+class StreamAnswerRequest(_message.Message):
+    """One message of the StreamAnswer request stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    AUDIO_CONTENT_FIELD_NUMBER: _builtins.int
+    audio_content: _builtins.bytes
+    """A chunk of the audio, in order, with TranscribeAnswer's chunk limits.
+    LINEAR16 chunks carry whole samples (an even number of bytes).
+    """
+    @_builtins.property
+    def config(self) -> Global___StreamAnswerConfig:
+        """How to read the audio; first message only."""
+
+    def __init__(
+        self,
+        *,
+        config: Global___StreamAnswerConfig | None = ...,
+        audio_content: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio_content", b"audio_content", "config", b"config", "payload", b"payload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_content", b"audio_content", "config", b"config", "payload", b"payload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["config", "audio_content"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___StreamAnswerRequest: _TypeAlias = StreamAnswerRequest  # noqa: Y015
+
+@_typing.final
+class InterimTranscript(_message.Message):
+    """What has been heard so far, while the answer is still being recorded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STABLE_WORDS_FIELD_NUMBER: _builtins.int
+    TENTATIVE_TEXT_FIELD_NUMBER: _builtins.int
+    AUDIO_HEARD_FIELD_NUMBER: _builtins.int
+    tentative_text: _builtins.str
+    """The transcript after the stable words, as heard so far; it may still change."""
+    @_builtins.property
+    def stable_words(self) -> _containers.RepeatedCompositeFieldContainer[Global___Word]:
+        """Words that will not change any more, with their offsets from the start of
+        the answer, that became so since the previous interim message: append them.
+        """
+
+    @_builtins.property
+    def audio_heard(self) -> _duration_pb2.Duration:
+        """How much audio the server has heard so far."""
+
+    def __init__(
+        self,
+        *,
+        stable_words: _abc.Iterable[Global___Word] | None = ...,
+        tentative_text: _builtins.str = ...,
+        audio_heard: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio_heard", b"audio_heard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_heard", b"audio_heard", "stable_words", b"stable_words", "tentative_text", b"tentative_text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InterimTranscript: _TypeAlias = InterimTranscript  # noqa: Y015
+
+@_typing.final
+class LiveDelivery(_message.Message):
+    """How the answer is being delivered so far."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORDS_SO_FAR_FIELD_NUMBER: _builtins.int
+    WORDS_PER_MINUTE_FIELD_NUMBER: _builtins.int
+    FILLERS_SO_FAR_FIELD_NUMBER: _builtins.int
+    CURRENT_SILENCE_FIELD_NUMBER: _builtins.int
+    AUDIO_HEARD_FIELD_NUMBER: _builtins.int
+    words_so_far: _builtins.int
+    """Words heard so far (stable and tentative)."""
+    words_per_minute: _builtins.float
+    """Speaking pace over the last 20 seconds of audio, in words per minute."""
+    fillers_so_far: _builtins.int
+    """Fillers ("um", "uh", ...) heard so far."""
+    @_builtins.property
+    def current_silence(self) -> _duration_pb2.Duration:
+        """How long the candidate has been silent, at the end of the audio heard."""
+
+    @_builtins.property
+    def audio_heard(self) -> _duration_pb2.Duration:
+        """How much audio the server has heard so far."""
+
+    def __init__(
+        self,
+        *,
+        words_so_far: _builtins.int = ...,
+        words_per_minute: _builtins.float = ...,
+        fillers_so_far: _builtins.int = ...,
+        current_silence: _duration_pb2.Duration | None = ...,
+        audio_heard: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["audio_heard", b"audio_heard", "current_silence", b"current_silence"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audio_heard", b"audio_heard", "current_silence", b"current_silence", "fillers_so_far", b"fillers_so_far", "words_per_minute", b"words_per_minute", "words_so_far", b"words_so_far"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LiveDelivery: _TypeAlias = LiveDelivery  # noqa: Y015
+
+@_typing.final
+class StreamAnswerResponse(_message.Message):
+    """One message of the StreamAnswer response stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTERIM_FIELD_NUMBER: _builtins.int
+    DELIVERY_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def interim(self) -> Global___InterimTranscript:
+        """What has been heard so far (only with `interim_results`)."""
+
+    @_builtins.property
+    def delivery(self) -> Global___LiveDelivery:
+        """Pace, fillers and silence so far; at most about once a second."""
+
+    @_builtins.property
+    def result(self) -> Global___TranscribeAnswerResponse:
+        """The stored result, exactly as TranscribeAnswer returns it; once, last."""
+
+    def __init__(
+        self,
+        *,
+        interim: Global___InterimTranscript | None = ...,
+        delivery: Global___LiveDelivery | None = ...,
+        result: Global___TranscribeAnswerResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "event", b"event", "interim", b"interim", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery", b"delivery", "event", b"event", "interim", b"interim", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["interim", "delivery", "result"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___StreamAnswerResponse: _TypeAlias = StreamAnswerResponse  # noqa: Y015

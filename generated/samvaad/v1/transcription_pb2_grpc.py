@@ -40,6 +40,11 @@ class TranscriptionServiceStub:
                 request_serializer=samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerRequest.SerializeToString,
                 response_deserializer=samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerResponse.FromString,
                 _registered_method=True)
+        self.StreamAnswer = channel.stream_stream(
+                '/samvaad.v1.TranscriptionService/StreamAnswer',
+                request_serializer=samvaad_dot_v1_dot_transcription__pb2.StreamAnswerRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_transcription__pb2.StreamAnswerResponse.FromString,
+                _registered_method=True)
         self.GetTranscription = channel.unary_unary(
                 '/samvaad.v1.TranscriptionService/GetTranscription',
                 request_serializer=samvaad_dot_v1_dot_transcription__pb2.GetTranscriptionRequest.SerializeToString,
@@ -67,6 +72,24 @@ class TranscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamAnswer(self, request_iterator, context):
+        """Streams an answer while it is being recorded and sends back what is heard
+        so far: one `config` message first, then the audio in `audio_content`
+        chunks, at the pace it is recorded. While the stream is open the server
+        sends `interim` transcripts (when `interim_results` is set) and `delivery`
+        figures (at most about once a second); once the client closes its side,
+        exactly one `result`, last: what TranscribeAnswer returns, stored the same
+        way (the same idempotency by `request_id`).
+
+        Every limit and error of TranscribeAnswer applies. A stream the server
+        cannot carry live is refused when its config arrives (RESOURCE_EXHAUSTED
+        with RetryInfo: LIVE_STREAMS_BUSY), never after the audio. Under load the
+        interim cadence drops; the result is never dropped or degraded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTranscription(self, request, context):
         """Returns the stored transcription of an attempt.
         """
@@ -81,6 +104,11 @@ def add_TranscriptionServiceServicer_to_server(servicer, server):
                     servicer.TranscribeAnswer,
                     request_deserializer=samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerRequest.FromString,
                     response_serializer=samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerResponse.SerializeToString,
+            ),
+            'StreamAnswer': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamAnswer,
+                    request_deserializer=samvaad_dot_v1_dot_transcription__pb2.StreamAnswerRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_transcription__pb2.StreamAnswerResponse.SerializeToString,
             ),
             'GetTranscription': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTranscription,
@@ -116,6 +144,33 @@ class TranscriptionService:
             '/samvaad.v1.TranscriptionService/TranscribeAnswer',
             samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerRequest.SerializeToString,
             samvaad_dot_v1_dot_transcription__pb2.TranscribeAnswerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAnswer(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/samvaad.v1.TranscriptionService/StreamAnswer',
+            samvaad_dot_v1_dot_transcription__pb2.StreamAnswerRequest.SerializeToString,
+            samvaad_dot_v1_dot_transcription__pb2.StreamAnswerResponse.FromString,
             options,
             channel_credentials,
             insecure,

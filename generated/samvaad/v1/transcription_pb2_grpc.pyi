@@ -45,6 +45,20 @@ class TranscriptionServiceStub:
     refused while the client is still sending is read to its end (bounded) and
     discarded before the status is sent. See docs/api.md.
     """
+    StreamAnswer: _grpc.StreamStreamMultiCallable[_transcription_pb2.StreamAnswerRequest, _transcription_pb2.StreamAnswerResponse]
+    """Streams an answer while it is being recorded and sends back what is heard
+    so far: one `config` message first, then the audio in `audio_content`
+    chunks, at the pace it is recorded. While the stream is open the server
+    sends `interim` transcripts (when `interim_results` is set) and `delivery`
+    figures (at most about once a second); once the client closes its side,
+    exactly one `result`, last: what TranscribeAnswer returns, stored the same
+    way (the same idempotency by `request_id`).
+
+    Every limit and error of TranscribeAnswer applies. A stream the server
+    cannot carry live is refused when its config arrives (RESOURCE_EXHAUSTED
+    with RetryInfo: LIVE_STREAMS_BUSY), never after the audio. Under load the
+    interim cadence drops; the result is never dropped or degraded.
+    """
     GetTranscription: _grpc.UnaryUnaryMultiCallable[_transcription_pb2.GetTranscriptionRequest, _transcription_pb2.GetTranscriptionResponse]
     """Returns the stored transcription of an attempt."""
 
@@ -64,6 +78,20 @@ class TranscriptionServiceAsyncStub(TranscriptionServiceStub):
     its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
     refused while the client is still sending is read to its end (bounded) and
     discarded before the status is sent. See docs/api.md.
+    """
+    StreamAnswer: _aio.StreamStreamMultiCallable[_transcription_pb2.StreamAnswerRequest, _transcription_pb2.StreamAnswerResponse]  # type: ignore[assignment]
+    """Streams an answer while it is being recorded and sends back what is heard
+    so far: one `config` message first, then the audio in `audio_content`
+    chunks, at the pace it is recorded. While the stream is open the server
+    sends `interim` transcripts (when `interim_results` is set) and `delivery`
+    figures (at most about once a second); once the client closes its side,
+    exactly one `result`, last: what TranscribeAnswer returns, stored the same
+    way (the same idempotency by `request_id`).
+
+    Every limit and error of TranscribeAnswer applies. A stream the server
+    cannot carry live is refused when its config arrives (RESOURCE_EXHAUSTED
+    with RetryInfo: LIVE_STREAMS_BUSY), never after the audio. Under load the
+    interim cadence drops; the result is never dropped or degraded.
     """
     GetTranscription: _aio.UnaryUnaryMultiCallable[_transcription_pb2.GetTranscriptionRequest, _transcription_pb2.GetTranscriptionResponse]  # type: ignore[assignment]
     """Returns the stored transcription of an attempt."""
@@ -87,6 +115,26 @@ class TranscriptionServiceServicer(metaclass=_abc_1.ABCMeta):
         its last audio byte (DEADLINE_EXCEEDED AUDIO_STREAM_TIME_LIMIT). A stream
         refused while the client is still sending is read to its end (bounded) and
         discarded before the status is sent. See docs/api.md.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamAnswer(
+        self,
+        request_iterator: _MaybeAsyncIterator[_transcription_pb2.StreamAnswerRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_transcription_pb2.StreamAnswerResponse], _abc.AsyncIterator[_transcription_pb2.StreamAnswerResponse]]:
+        """Streams an answer while it is being recorded and sends back what is heard
+        so far: one `config` message first, then the audio in `audio_content`
+        chunks, at the pace it is recorded. While the stream is open the server
+        sends `interim` transcripts (when `interim_results` is set) and `delivery`
+        figures (at most about once a second); once the client closes its side,
+        exactly one `result`, last: what TranscribeAnswer returns, stored the same
+        way (the same idempotency by `request_id`).
+
+        Every limit and error of TranscribeAnswer applies. A stream the server
+        cannot carry live is refused when its config arrives (RESOURCE_EXHAUSTED
+        with RetryInfo: LIVE_STREAMS_BUSY), never after the audio. Under load the
+        interim cadence drops; the result is never dropped or degraded.
         """
 
     @_abc_1.abstractmethod

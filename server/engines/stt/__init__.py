@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from server.config import Settings
 from server.engines.stt.base import (
+    LiveEngine,
+    LiveTranscription,
     TranscribedWord,
     TranscriptionContext,
     TranscriptionEngine,
@@ -15,6 +17,8 @@ from server.engines.stt.models import ModelUnavailable, shipped_model_directory
 from server.engines.stt.openai_whisper import OpenAIWhisperEngine
 
 __all__ = [
+    "LiveEngine",
+    "LiveTranscription",
     "LocalWhisperEngine",
     "ModelUnavailable",
     "OpenAIWhisperEngine",
@@ -49,4 +53,5 @@ def create_engine(settings: Settings) -> TranscriptionEngine:
         cpu_threads=settings.whisper_cpu_threads,
         beam_size=settings.whisper_beam_size,
         max_pending=settings.transcription_max_pending,
+        live=settings.whisper_live,
     )

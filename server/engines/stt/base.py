@@ -7,7 +7,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 from server.errors import InvalidArgument
 
@@ -69,6 +72,42 @@ class TranscriptionEngine(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class LiveTranscription(Protocol):
+    """An answer transcribed while it arrives (see `server.engines.stt.live`).
+
+    `feed` and `end` are called from the thread that decodes the audio;
+    `result` is awaited once `end` was called; `close` always, last.
+    """
+
+    def feed(self, samples: npt.NDArray[np.float32]) -> None: ...
+
+    def end(self) -> None: ...
+
+    async def result(self) -> TranscriptResult: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class LiveEngine(Protocol):
+    """An engine that can also transcribe an answer while it is being recorded."""
+
+    def live(
+        self,
+        *,
+        language: str,
+        context: TranscriptionContext,
+        listener: Any = None,
+        interim: bool = False,
+    ) -> LiveTranscription | None:
+        """A session, or None when the engine has no room for one (the caller then waits
+        for the whole recording and calls `transcribe`). Cheap: no I/O.
+
+        `listener` (a `server.engines.stt.live.LiveListener`) hears the stable words,
+        interim text (with `interim`) and progress as they come."""
+        ...
 
 
 def normalise_language(raw: str) -> str:
