@@ -83,14 +83,17 @@ def check_reachable(session: Session) -> None:
         raise ServerUnreachable("the server is up but not serving yet; try again in a moment")
 
 
-def run_demo(options: ServerOptions, console: Console, config_dir: Path) -> DemoResult:
-    """The whole flow. Tokens go to `config_dir`, not to the user's own sign-in."""
+def run_demo(
+    options: ServerOptions, console: Console, config_dir: Path, speed: float = 1.0
+) -> DemoResult:
+    """The whole flow. Tokens go to `config_dir`, not to the user's own sign-in. The
+    answers are spoken at real-time pace, or `speed` times faster."""
     with Session(options, CredentialStore(config_dir)) as session:
         check_reachable(session)
         result = _sign_up(session, console)
         _upload_resume(session, console, result)
         questions = _start_interview(session, console, result)
-        _answer(session, console, result, questions)
+        _answer(session, console, result, questions, speed)
         _complete(session, console, result)
         _show_candidate_view(console, result)
         _show_report(session, console, result)
@@ -148,6 +151,7 @@ def _answer(
     console: Console,
     result: DemoResult,
     questions: list[tuple[interview_pb2.Question, interview_pb2.QuestionAttempt, DemoAnswer]],
+    speed: float,
 ) -> None:
     _step(console, f"4. Answer {len(questions)} questions with the recorded answers")
     for question, attempt, answer in questions:
@@ -160,7 +164,11 @@ def _answer(
         # As `samvaad answer --live`: the server transcribes while the answer arrives.
         with views.live_answer(show=console.is_terminal) as view:
             reply = api.stream_answer(
-                session, attempt_id=attempt.id, path=recording, on_event=view.event
+                session,
+                attempt_id=attempt.id,
+                path=recording,
+                on_event=view.event,
+                speed=speed,
             )
         transcript = reply.transcription.text
         console.print(
@@ -225,12 +233,21 @@ def _show_feedback_per_answer(console: Console, result: DemoResult) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clients.demo", description=__doc__)
     parser.add_argument("--server", default=default_server(), help="host:port")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="send the recorded answers this many times faster than they were spoken "
+        "(default 1: as if the candidate were speaking now; the tests use more)",
+    )
     args = parser.parse_args(argv)
+    if not 1.0 <= args.speed <= 100.0:
+        parser.error("--speed must be between 1 and 100")
     console = Console(highlight=False)
     options = ServerOptions(address=args.server)
     with tempfile.TemporaryDirectory(prefix="samvaad-demo-") as config_dir:
         try:
-            result = run_demo(options, console, Path(config_dir))
+            result = run_demo(options, console, Path(config_dir), args.speed)
         except ServerUnreachable as error:
             console.print(
                 f"[bold red]Cannot reach the Samvaad server at {args.server}[/] ({error}).\n"

@@ -334,9 +334,11 @@ def stream_answer(
     mime_type: str | None = None,
     request_id: str = "",
     timeout: float = ANSWER_TIMEOUT_SECONDS,
+    speed: float = 1.0,
 ) -> transcription_pb2.TranscribeAnswerResponse:
-    """Streams `path` through StreamAnswer at the pace it was recorded, with interim results;
-    `on_event` sees every interim and delivery message. Returns the result."""
+    """Streams `path` through StreamAnswer at the pace it was recorded (`speed` times
+    faster when above 1), with interim results; `on_event` sees every interim and
+    delivery message. Returns the result."""
     seconds = duration_seconds(path)
     config = transcription_pb2.StreamAnswerConfig(
         audio=transcription_pb2.AudioConfig(
@@ -350,7 +352,7 @@ def stream_answer(
     )
 
     def call(md: Metadata) -> transcription_pb2.TranscribeAnswerResponse:
-        requests = live_requests(config, path, seconds, time.sleep, time.monotonic)
+        requests = live_requests(config, path, seconds / speed, time.sleep, time.monotonic)
         result: transcription_pb2.TranscribeAnswerResponse | None = None
         # Read to the end of the stream (the result is last): leaving early cancels the call.
         for response in session.transcription.StreamAnswer(requests, metadata=md, timeout=timeout):
