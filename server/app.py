@@ -43,10 +43,12 @@ from server.db.engine import create_engine
 from server.domain.analysis.content.openai_analyser import create_content_analyser
 from server.domain.analysis.service import AnalysisService
 from server.domain.auth import AuthService
+from server.domain.followups import FollowUpService
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.passwords import PasswordHasher
 from server.domain.questions.bank import load_bank
+from server.domain.questions.follow_up import create_follow_up_writer
 from server.domain.questions.offline import OfflineQuestionGenerator
 from server.domain.questions.openai_generator import OpenAIQuestionGenerator
 from server.domain.questions.types import QuestionGenerator
@@ -88,7 +90,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "interview": ServiceSpec(
         _full_name(interview_pb2, "InterviewService"),
         lambda app, server: interview_pb2_grpc.add_InterviewServiceServicer_to_server(
-            InterviewServicer(app.interviews), server
+            InterviewServicer(app.interviews, app.follow_ups), server
         ),
     ),
     "transcription": ServiceSpec(
@@ -122,6 +124,7 @@ class App:
     auth: AuthService
     resumes: ResumeService
     interviews: InterviewService
+    follow_ups: FollowUpService
     transcriptions: TranscriptionService
     analyses: AnalysisService
     stt_engine: TranscriptionEngine
@@ -200,6 +203,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         auth=auth,
         resumes=resumes,
         interviews=interviews,
+        follow_ups=FollowUpService(database, create_follow_up_writer(llm)),
         transcriptions=transcriptions,
         stt_engine=engine,
         audio_intake=audio_intake,

@@ -26,6 +26,7 @@ SERVICES = {
     "InterviewService": [
         "CreateInterview", "GenerateQuestions", "CompleteInterview", "GetInterview",
         "ListInterviews", "ListQuestions", "ListQuestionAttempts", "CreateQuestionAttempt",
+        "CreateFollowUpQuestion",
     ],
     "TranscriptionService": ["TranscribeAnswer", "GetTranscription"],
     "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport"],
@@ -78,7 +79,12 @@ MESSAGE_FIELDS = {
         "id", "track", "difficulty", "status", "create_time", "complete_time",
         "question_count", "answered_count",
     ],
-    "Question": ["id", "interview_id", "position", "text", "topic", "category", "difficulty"],
+    "Question": [
+        "id", "interview_id", "position", "text", "topic", "category", "difficulty",
+        "parent_question_id",
+    ],
+    "CreateFollowUpQuestionRequest": ["question_attempt_id"],
+    "CreateFollowUpQuestionResponse": ["question", "question_attempt"],
     "QuestionAttempt": [
         "id", "question_id", "interview_id", "question_text", "create_time", "has_transcription",
     ],

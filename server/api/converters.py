@@ -110,6 +110,7 @@ def question(view: QuestionView) -> interview_pb2.Question:
         category=view.category,
         difficulty=_DIFFICULTY_TO_PROTO[view.difficulty],
         question_category=_category(view.category),
+        parent_question_id=view.parent_question_id,
     )
 
 

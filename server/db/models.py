@@ -161,6 +161,8 @@ class Question(Base):
     __table_args__ = (
         # One question per position: a second concurrent set cannot be inserted.
         UniqueConstraint("interview_id", "position"),
+        # At most one follow-up per base question, whatever the races.
+        UniqueConstraint("parent_question_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -173,6 +175,10 @@ class Question(Base):
     # Concepts a good answer covers; answer analysis measures coverage against them.
     concepts: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The question this one follows up on; null for the questions of the set.
+    parent_question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE")
+    )
 
 
 class QuestionAttempt(Base):

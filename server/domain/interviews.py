@@ -51,6 +51,7 @@ class QuestionView:
     topic: str
     category: str
     difficulty: Difficulty
+    parent_question_id: int = 0  # the question a follow-up follows up on; 0 for the set
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class InterviewService:
             rows = await uow.questions.page(
                 interview.id, (after[0], after[1]) if after else None, limit + 1
             )
-        views = [_question_view(row) for row in rows[:limit]]
+        views = [question_view(row) for row in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(views, self._tokens.encode(scope, [last.position, last.id]) if last else "")
 
@@ -218,7 +219,7 @@ class InterviewService:
             rows = await uow.attempts.page(
                 interview.id, (after[0], after[1]) if after else None, limit + 1
             )
-        views = [_attempt_view(attempt, question) for attempt, question in rows[:limit]]
+        views = [attempt_view(attempt, question) for attempt, question in rows[:limit]]
         if len(rows) <= limit:
             return Page(views, "")
         last_attempt, last_question = rows[limit - 1]
@@ -238,7 +239,7 @@ class InterviewService:
                     reason="INTERVIEW_COMPLETED",
                 )
             attempt = await uow.attempts.add(question)
-            return _attempt_view(attempt, question)
+            return attempt_view(attempt, question)
 
     async def _interview_for_generation(
         self, uow: UnitOfWork, user_id: int, interview_id: int
@@ -316,7 +317,7 @@ def _to_interview_view(interview: InterviewRecord, questions: int, answered: int
     )
 
 
-def _question_view(question: QuestionRecord) -> QuestionView:
+def question_view(question: QuestionRecord) -> QuestionView:
     return QuestionView(
         id=question.id,
         interview_id=question.interview_id,
@@ -325,10 +326,11 @@ def _question_view(question: QuestionRecord) -> QuestionView:
         topic=question.topic,
         category=question.category,
         difficulty=Difficulty(question.difficulty),
+        parent_question_id=question.parent_question_id or 0,
     )
 
 
-def _attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptView:
+def attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptView:
     return AttemptView(
         id=attempt.id,
         question_id=question.id,
@@ -345,8 +347,8 @@ async def _question_set(
     first = await uow.attempts.first_of_interview(interview.id)
     return QuestionSet(
         interview_id=interview.id,
-        questions=[_question_view(q) for q in questions],
+        questions=[question_view(q) for q in questions],
         cached=cached,
         generator=interview.generator or "",
-        first_attempts=[_attempt_view(attempt, question) for attempt, question in first],
+        first_attempts=[attempt_view(attempt, question) for attempt, question in first],
     )

@@ -95,6 +95,7 @@ class QuestionRecord:
     difficulty: str  # a server.domain.questions.Difficulty value
     concepts: tuple[str, ...]
     created_at: datetime
+    parent_question_id: int | None = None  # set on a follow-up question
 
 
 @dataclass(frozen=True)

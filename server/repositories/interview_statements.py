@@ -18,7 +18,7 @@ _INTERVIEW = (
 )
 _QUESTION = (
     "q.id, q.interview_id, q.position, q.text, q.topic, q.category, q.difficulty,"
-    " q.concepts, q.created_at"
+    " q.concepts, q.created_at, q.parent_question_id"
 )
 _ATTEMPT_COLUMNS = (
     "id, question_id, interview_id, created_at, transcribed_at, request_id, transcript_text,"
@@ -27,7 +27,7 @@ _ATTEMPT_COLUMNS = (
     " audio_mime_type, processing_seconds"
 )
 _ATTEMPT = ", ".join(f"a.{column.strip()}" for column in _ATTEMPT_COLUMNS.split(","))
-_INTERVIEW_WIDTH, _QUESTION_WIDTH, _ATTEMPT_WIDTH = 8, 9, 17
+_INTERVIEW_WIDTH, _QUESTION_WIDTH, _ATTEMPT_WIDTH = 8, 10, 17
 
 # A question is answered when its latest attempt has a transcription.
 _WITH_COUNTS = (
@@ -98,6 +98,7 @@ def question_from(row: Any, at: int = 0) -> QuestionRecord:
         difficulty=row[at + 6],
         concepts=tuple(concepts or ()),
         created_at=utc(row[at + 8]),
+        parent_question_id=row[at + 9],
     )
 
 

@@ -52,6 +52,7 @@ def question_record(row: Question) -> QuestionRecord:
         difficulty=row.difficulty,
         concepts=tuple(row.concepts or ()),
         created_at=row.created_at,
+        parent_question_id=row.parent_question_id,
     )
 
 
@@ -236,6 +237,58 @@ class QuestionRepository:
         except IntegrityError as error:
             raise Conflict("this interview has its questions already") from error
         return [question_record(q) for q in questions]
+
+    async def follow_up_of(self, parent_id: int) -> tuple[QuestionRecord, AttemptRecord] | None:
+        """The follow-up of a question and its first attempt; None when it has none."""
+        row = (
+            await self._session.execute(
+                select(Question, QuestionAttempt)
+                .join(QuestionAttempt, QuestionAttempt.question_id == Question.id)
+                .where(Question.parent_question_id == parent_id)
+                .order_by(QuestionAttempt.id)
+                .limit(1)
+            )
+        ).first()
+        return (question_record(row[0]), attempt_record(row[1])) if row is not None else None
+
+    async def add_follow_up(
+        self, parent: QuestionRecord, generated: GeneratedQuestion
+    ) -> tuple[QuestionRecord, AttemptRecord]:
+        """The follow-up right after `parent` in question order, with its first attempt.
+
+        The questions after the parent move down one place. Conflict when the parent has
+        a follow-up already (the unique key on parent_question_id: a concurrent call)."""
+        later = and_(
+            Question.interview_id == parent.interview_id, Question.position > parent.position
+        )
+        # Two steps, so that no two questions ever share a position on the way.
+        await self._session.execute(
+            update(Question).where(later).values(position=-Question.position - 1)
+        )
+        await self._session.execute(
+            update(Question)
+            .where(Question.interview_id == parent.interview_id, Question.position < 0)
+            .values(position=-Question.position)
+        )
+        question = Question(
+            interview_id=parent.interview_id,
+            position=parent.position + 1,
+            text=generated.text,
+            topic=generated.topic,
+            category=generated.category.value,
+            difficulty=generated.difficulty.value,
+            concepts=list(generated.concepts),
+            parent_question_id=parent.id,
+        )
+        try:
+            self._session.add(question)
+            await self._session.flush()
+            attempt = QuestionAttempt(question_id=question.id, interview_id=parent.interview_id)
+            self._session.add(attempt)
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("this question has its follow-up already") from error
+        return question_record(question), attempt_record(attempt)
 
     async def page(
         self, interview_id: int, after: tuple[int, int] | None, limit: int

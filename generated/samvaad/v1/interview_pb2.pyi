@@ -181,6 +181,7 @@ class Question(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     DIFFICULTY_FIELD_NUMBER: _builtins.int
     QUESTION_CATEGORY_FIELD_NUMBER: _builtins.int
+    PARENT_QUESTION_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Server-assigned id."""
     interview_id: _builtins.int
@@ -209,6 +210,8 @@ class Question(_message.Message):
     """Difficulty of this question."""
     question_category: Global___QuestionCategory.ValueType
     """What kind of question it is."""
+    parent_question_id: _builtins.int
+    """The question this one follows up on; 0 for a base question."""
     def __init__(
         self,
         *,
@@ -220,10 +223,11 @@ class Question(_message.Message):
         category: _builtins.str = ...,
         difficulty: Global___Difficulty.ValueType = ...,
         question_category: Global___QuestionCategory.ValueType = ...,
+        parent_question_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "position", b"position", "question_category", b"question_category", "text", b"text", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "parent_question_id", b"parent_question_id", "position", b"position", "question_category", b"question_category", "text", b"text", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -710,3 +714,59 @@ class CreateQuestionAttemptResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateQuestionAttemptResponse: _TypeAlias = CreateQuestionAttemptResponse  # noqa: Y015
+
+@_typing.final
+class CreateFollowUpQuestionRequest(_message.Message):
+    """Request of InterviewService.CreateFollowUpQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    question_attempt_id: _builtins.int
+    """A transcribed attempt of the caller's, at a base question of an active interview."""
+    def __init__(
+        self,
+        *,
+        question_attempt_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question_attempt_id", b"question_attempt_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFollowUpQuestionRequest: _TypeAlias = CreateFollowUpQuestionRequest  # noqa: Y015
+
+@_typing.final
+class CreateFollowUpQuestionResponse(_message.Message):
+    """Response of InterviewService.CreateFollowUpQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    QUESTION_ATTEMPT_FIELD_NUMBER: _builtins.int
+    CACHED_FIELD_NUMBER: _builtins.int
+    cached: _builtins.bool
+    """True when the follow-up had been written before and is returned as it was."""
+    @_builtins.property
+    def question(self) -> Global___Question:
+        """The follow-up; its parent_question_id is the answered question."""
+
+    @_builtins.property
+    def question_attempt(self) -> Global___QuestionAttempt:
+        """The follow-up's first attempt: its id is what TranscribeAnswer takes."""
+
+    def __init__(
+        self,
+        *,
+        question: Global___Question | None = ...,
+        question_attempt: Global___QuestionAttempt | None = ...,
+        cached: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question", "question_attempt", b"question_attempt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "question", b"question", "question_attempt", b"question_attempt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFollowUpQuestionResponse: _TypeAlias = CreateFollowUpQuestionResponse  # noqa: Y015

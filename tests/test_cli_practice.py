@@ -1,0 +1,75 @@
+"""`samvaad followup`, `compare`, `progress` and `profile` against a real server.
+
+The server transcribes with the fake OpenAI engine (tests/fake_openai.py), so each
+answer says what the test lays out, and judges content offline (chat fails).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.db.migrate import upgrade_to_head
+from tests.fake_openai import CHAT, TRANSCRIPTIONS, FakeOpenAI, Reply, error_body
+from tests.fake_openai import transcription_verbose as verbose
+from tests.helpers import make_settings, openai_settings
+from tests.test_analysis_service import lay_out
+from tests.test_cli import SHORT_ANSWER, Cli, ThreadedServer
+
+GOOD = (
+    "Precision is the share of predicted positives that are right and recall the share of "
+    "actual positives we find. For example with class imbalance I would look at the "
+    "trade-off with a precision recall curve because accuracy hides the minority class."
+)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeOpenAI]:
+    started = FakeOpenAI().start()
+    started.on(CHAT, lambda _: Reply(500, error_body("offline content in this test")))
+    started.on(TRANSCRIPTIONS, lambda _: Reply(200, verbose(lay_out(GOOD, 140), duration=20)))
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAI) -> Iterator[ThreadedServer]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('cli-practice') / 'samvaad.db'}"
+    upgrade_to_head(url)
+    overrides: dict[str, Any] = {"TRANSCRIPTION_ENGINE": "openai", "OPENAI_MAX_RETRIES": 0}
+    running = ThreadedServer(make_settings(url, **openai_settings(fake, **overrides)), None)
+    yield running.start()
+    running.stop()
+
+
+@pytest.fixture
+def cli(
+    server: ThreadedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:  # fmt: skip
+    monkeypatch.setenv("SAMVAAD_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("SAMVAAD_PASSWORD", "correct horse 1")
+    return Cli(server, capsys)
+
+
+def test_followup_writes_one_follow_up_after_the_latest_answer(cli: Cli) -> None:
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "data_science", "--questions", "2")
+    interview_id = started["interview"]["id"]
+    first = started["questions"]["questions"][0]
+    refused = cli("--json", "followup", interview_id)
+    assert refused.code == 1  # nothing answered yet
+    cli.ok("answer", str(SHORT_ANSWER))
+    written = cli.ok("followup")
+    assert written["question"]["parent_question_id"] == first["id"]
+    assert written["question"]["position"] == 2
+    assert written["cached"] is False
+    again = cli("followup", interview_id, "--question", "1")
+    assert again.code == 0
+    assert "written before" in again.stdout
+    assert "--question 2" in " ".join(again.stderr.split())
+    listed = cli.ok("questions", interview_id)["questions"]
+    assert [q["parent_question_id"] for q in listed] == ["0", first["id"], "0"]
