@@ -52,6 +52,7 @@ def cli(
 ) -> Cli:  # fmt: skip
     monkeypatch.setenv("SAMVAAD_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("SAMVAAD_PASSWORD", "correct horse 1")
+    monkeypatch.setenv("COLUMNS", "200")  # tables on one line each, for the assertions
     return Cli(server, capsys)
 
 
@@ -73,3 +74,22 @@ def test_followup_writes_one_follow_up_after_the_latest_answer(cli: Cli) -> None
     assert "--question 2" in " ".join(again.stderr.split())
     listed = cli.ok("questions", interview_id)["questions"]
     assert [q["parent_question_id"] for q in listed] == ["0", first["id"], "0"]
+
+
+def test_list_shows_scores_and_filters(cli: Cli) -> None:
+    cli.register()
+    started = cli.ok("interview", "start", "--track", "data_science", "--questions", "1")
+    interview_id = started["interview"]["id"]
+    cli.ok("answer", str(SHORT_ANSWER))
+    before = cli.ok("list")["interviews"][0]
+    assert "overall_score" not in before  # absent until a report exists
+    report = cli.ok("report")["report"]
+    (listed,) = cli.ok("list", "--track", "Data Science", "--status", "active")["interviews"]
+    assert listed["id"] == interview_id
+    assert listed["overall_score"] == report["overall_score"]
+    assert listed["next_steps"] == report["next_steps"][:3]
+    assert cli.ok("list", "--track", "backend")["interviews"] == []
+    assert cli.ok("list", "--status", "completed")["interviews"] == []
+    shown = cli("list")
+    assert "score" in shown.stdout
+    assert f"{report['overall_score']} (content" in shown.stdout

@@ -67,7 +67,7 @@ MESSAGE_FIELDS = {
     "CompleteInterviewResponse": ["interview"],
     "GetInterviewRequest": ["interview_id"],
     "GetInterviewResponse": ["interview"],
-    "ListInterviewsRequest": ["page_size", "page_token"],
+    "ListInterviewsRequest": ["page_size", "page_token", "track", "status"],
     "ListInterviewsResponse": ["interviews", "next_page_token"],
     "ListQuestionsRequest": ["interview_id", "page_size", "page_token"],
     "ListQuestionsResponse": ["questions", "next_page_token"],
@@ -77,7 +77,8 @@ MESSAGE_FIELDS = {
     "CreateQuestionAttemptResponse": ["question_attempt"],
     "Interview": [
         "id", "track", "difficulty", "status", "create_time", "complete_time",
-        "question_count", "answered_count",
+        "question_count", "answered_count", "overall_score", "content_score", "delivery_score",
+        "next_steps",
     ],
     "Question": [
         "id", "interview_id", "position", "text", "topic", "category", "difficulty",

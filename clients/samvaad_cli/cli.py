@@ -145,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     child.add_argument("--yes", action="store_true", help="complete it even if nothing is answered")
 
-    command("list", commands.list_interviews, "list your interviews, newest first")
+    child = command(
+        "list", commands.list_interviews, "list your interviews with their scores, newest first"
+    )
+    child.add_argument("--track", default="", help="only this track")
+    child.add_argument("--status", choices=list(commands.STATUSES), default="all")
     command("questions", commands.questions, "list the questions of an interview").add_argument(
         "interview_id", type=int, nargs="?", default=0, help=interview_id_help
     )

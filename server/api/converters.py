@@ -87,6 +87,16 @@ def difficulty_from_proto(value: int) -> Difficulty:
     return _DIFFICULTY_FROM_PROTO[value]  # type: ignore[index]
 
 
+def status_from_proto(value: int) -> str:
+    """ "" (every status) for INTERVIEW_STATUS_UNSPECIFIED; an unknown number is a client error."""
+    if value == interview_pb2.INTERVIEW_STATUS_UNSPECIFIED:
+        return ""
+    for name, number in _STATUS_TO_PROTO.items():
+        if number == value:
+            return name
+    raise InvalidArgument.for_field("status", f"status {value} is not an InterviewStatus value")
+
+
 def interview(view: InterviewView) -> interview_pb2.Interview:
     return interview_pb2.Interview(
         id=view.id,
@@ -97,6 +107,10 @@ def interview(view: InterviewView) -> interview_pb2.Interview:
         complete_time=timestamp(view.completed_at),
         question_count=view.question_count,
         answered_count=view.answered_count,
+        overall_score=view.overall_score,
+        content_score=view.content_score,
+        delivery_score=view.delivery_score,
+        next_steps=view.next_steps,
     )
 
 

@@ -57,7 +57,11 @@ class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
         self, request: pb.ListInterviewsRequest, context: Context
     ) -> pb.ListInterviewsResponse:
         page = await self._interviews.list_interviews(
-            current_user_id(), request.page_size, request.page_token
+            current_user_id(),
+            request.page_size,
+            request.page_token,
+            track=request.track,
+            status=converters.status_from_proto(request.status),
         )
         return pb.ListInterviewsResponse(
             interviews=[converters.interview(v) for v in page.items],

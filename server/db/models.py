@@ -241,3 +241,9 @@ class InterviewReportRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Copied out of the payload for ListInterviews, which reads them in its one statement:
+    # the mean scores (null while nothing is answered) and the first three next steps.
+    overall_score: Mapped[int | None] = mapped_column(Integer)
+    content_score: Mapped[int | None] = mapped_column(Integer)
+    delivery_score: Mapped[int | None] = mapped_column(Integer)
+    top_next_steps: Mapped[list[str] | None] = mapped_column(JSON)

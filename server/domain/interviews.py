@@ -16,7 +16,12 @@ from server.domain.questions.types import (
     GenerationRequest,
     QuestionGenerator,
 )
-from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
+from server.domain.records import (
+    AttemptRecord,
+    InterviewRecord,
+    InterviewSummaryRecord,
+    QuestionRecord,
+)
 from server.domain.tracks import normalise_track
 from server.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 from server.repositories.unit_of_work import Database, UnitOfWork
@@ -40,6 +45,12 @@ class InterviewView:
     completed_at: datetime | None
     question_count: int
     answered_count: int
+    # The latest stored report's mean scores (None without one, or with nothing answered)
+    # and its first three next steps.
+    overall_score: int | None = None
+    content_score: int | None = None
+    delivery_score: int | None = None
+    next_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,19 +186,28 @@ class InterviewService:
             found = await uow.interviews.get_owned_with_counts(user_id, interview_id)
         if found is None:
             raise _interview_not_found(interview_id)
-        return _to_interview_view(*found)
+        return _to_interview_view(found)
 
-    async def list_interviews(self, user_id: int, size: int, token: str) -> Page[InterviewView]:
+    async def list_interviews(
+        self, user_id: int, size: int, token: str, *, track: str = "", status: str = ""
+    ) -> Page[InterviewView]:
+        """Newest first; `track` (any spelling CreateInterview takes) and `status` ("active"
+        or "completed") filter when given, and a page token only goes with its filters."""
         limit = page_size(size)
-        scope = PageScope(user_id, "interviews")
+        slug = normalise_track(track, self._track_aliases) if track.strip() else ""
+        scope = PageScope(user_id, "interviews", (("track", slug), ("status", status)))
         cursor = self._tokens.decode(token, scope)
         async with self._db.transaction(read_only=True) as uow:
             rows = await uow.interviews.page_with_counts(
-                user_id, _int_cursor(cursor, 1)[0] if cursor else None, limit + 1
+                user_id,
+                _int_cursor(cursor, 1)[0] if cursor else None,
+                limit + 1,
+                track=slug,
+                status=status,
             )
-        views = [_to_interview_view(*row) for row in rows[:limit]]
+        views = [_to_interview_view(row) for row in rows[:limit]]
         next_token = (
-            self._tokens.encode(scope, [rows[limit - 1][0].id]) if len(rows) > limit else ""
+            self._tokens.encode(scope, [rows[limit - 1].interview.id]) if len(rows) > limit else ""
         )
         return Page(views, next_token)
 
@@ -300,11 +320,13 @@ def _interview_not_found(interview_id: int | None = None) -> NotFound:
 
 
 async def _interview_view(uow: UnitOfWork, interview: InterviewRecord) -> InterviewView:
-    counts = await uow.interviews.counts([interview.id])
-    return _to_interview_view(interview, *counts[interview.id])
+    found = await uow.interviews.get_owned_with_counts(interview.user_id, interview.id)
+    assert found is not None  # read in this transaction, which holds or wrote the row
+    return _to_interview_view(replace(found, interview=interview))
 
 
-def _to_interview_view(interview: InterviewRecord, questions: int, answered: int) -> InterviewView:
+def _to_interview_view(summary: InterviewSummaryRecord) -> InterviewView:
+    interview = summary.interview
     return InterviewView(
         id=interview.id,
         track=interview.track,
@@ -312,8 +334,12 @@ def _to_interview_view(interview: InterviewRecord, questions: int, answered: int
         status=interview.status,
         created_at=interview.created_at,
         completed_at=interview.completed_at,
-        question_count=questions,
-        answered_count=answered,
+        question_count=summary.question_count,
+        answered_count=summary.answered_count,
+        overall_score=summary.overall_score,
+        content_score=summary.content_score,
+        delivery_score=summary.delivery_score,
+        next_steps=summary.top_next_steps,
     )
 
 

@@ -85,6 +85,22 @@ class InterviewRecord:
 
 
 @dataclass(frozen=True)
+class InterviewSummaryRecord:
+    """An interview with its counts and what its latest stored report says.
+
+    A question is answered when its latest attempt has a transcription. The scores
+    are None while there is no report or it has nothing answered."""
+
+    interview: InterviewRecord
+    question_count: int
+    answered_count: int
+    overall_score: int | None
+    content_score: int | None
+    delivery_score: int | None
+    top_next_steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class QuestionRecord:
     id: int
     interview_id: int

@@ -20,6 +20,7 @@ from server.domain.questions.types import GeneratedQuestion
 from server.domain.records import (
     AttemptRecord,
     InterviewRecord,
+    InterviewSummaryRecord,
     QuestionRecord,
     TranscriptRecord,
 )
@@ -128,21 +129,30 @@ class InterviewRepository:
 
     async def get_owned_with_counts(
         self, user_id: int, interview_id: int
-    ) -> tuple[InterviewRecord, int, int] | None:
-        """The interview, its question count and answered count; None when not theirs."""
+    ) -> InterviewSummaryRecord | None:
+        """The interview with its counts and report scores; None when not theirs."""
         row = await fetch_one(self._session, sql.OWNED_WITH_COUNTS, interview_id, user_id)
-        return sql.counted_interview(row) if row is not None else None
+        return sql.interview_summary(row) if row is not None else None
 
     async def page_with_counts(
-        self, user_id: int, before_id: int | None, limit: int
-    ) -> list[tuple[InterviewRecord, int, int]]:
-        """As `page`, each with its question count and answered count, in one statement."""
-        if before_id is None:
-            rows = await fetch_all(self._session, sql.PAGE_WITH_COUNTS, user_id, limit)
-        else:
-            after = (user_id, before_id, limit)
-            rows = await fetch_all(self._session, sql.PAGE_AFTER_WITH_COUNTS, *after)
-        return [sql.counted_interview(row) for row in rows]
+        self,
+        user_id: int,
+        before_id: int | None,
+        limit: int,
+        *,
+        track: str = "",
+        status: str = "",
+    ) -> list[InterviewSummaryRecord]:
+        """Newest first (ids only grow, so `id < before_id` is a stable cursor), each with
+        its counts and report scores, in one statement; `track` and `status` filter when
+        given."""
+        query = sql.PAGES_WITH_COUNTS[(bool(track), bool(status), before_id is not None)]
+        params: list[object] = [user_id]
+        params += [track] if track else []
+        params += [status] if status else []
+        params += [before_id] if before_id is not None else []
+        rows = await fetch_all(self._session, query, *params, limit)
+        return [sql.interview_summary(row) for row in rows]
 
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(

@@ -20,6 +20,9 @@ from server.repositories.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
+# How many of a report's next steps an interview in a list carries.
+TOP_NEXT_STEPS = 3
+
 
 @dataclass(frozen=True)
 class StoredAnalysis:
@@ -90,8 +93,19 @@ class AnalysisService:
             interview_id,
             [_question_report(q, latest.get(q.id), attempts, by_attempt) for q in questions],
         )
+        scores = (
+            (report.overall_score, report.content_score, report.delivery_score)
+            if report.answered_count
+            else None
+        )
         async with self._db.transaction() as uow:
-            updated_at = await uow.reports.save(interview_id, fingerprint, report.to_json())
+            updated_at = await uow.reports.save(
+                interview_id,
+                fingerprint,
+                report.to_json(),
+                scores=scores,
+                top_next_steps=report.next_steps[:TOP_NEXT_STEPS],
+            )
         return StoredReport(report, updated_at)
 
     async def _analyse_and_store(
