@@ -93,3 +93,27 @@ def test_list_shows_scores_and_filters(cli: Cli) -> None:
     shown = cli("list")
     assert "score" in shown.stdout
     assert f"{report['overall_score']} (content" in shown.stdout
+
+
+def test_compare_shows_each_metric_and_the_summary(cli: Cli, fake: FakeOpenAI) -> None:
+    cli.register()
+    cli.ok("interview", "start", "--track", "data_science", "--questions", "1")
+    halting = "um so precision is, uh, like the share of, um, right positives " * 3
+    fake.queue(TRANSCRIPTIONS, Reply(200, verbose(lay_out(halting, 90), duration=30)))
+    cli.ok("answer", str(SHORT_ANSWER))
+    refused = cli("--json", "compare")
+    assert refused.code == 1
+    assert refused.error()["reason"] == "NOT_ENOUGH_ATTEMPTS"
+    cli.ok("retry", "--question", "1")
+    cli.ok("answer", str(SHORT_ANSWER), "--question", "1")  # the GOOD answer
+    compared = cli.ok("compare", "--question", "1")
+    assert compared["answered_attempt_count"] == 2
+    overall = compared["changes"][0]
+    assert overall["metric"] == "METRIC_OVERALL_SCORE"
+    assert overall["direction"] == "CHANGE_DIRECTION_IMPROVED"
+    assert "fillers fell from" in compared["summary"]
+    shown = cli("compare")
+    assert shown.code == 0
+    assert "fillers per minute" in shown.stdout
+    assert "improved" in shown.stdout
+    assert compared["summary"] in " ".join(shown.stdout.split())

@@ -29,7 +29,7 @@ SERVICES = {
         "CreateFollowUpQuestion",
     ],
     "TranscriptionService": ["TranscribeAnswer", "GetTranscription"],
-    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport"],
+    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport", "CompareAttempts"],
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "RegisterRequest": ["email", "password", "name"],
@@ -102,6 +102,7 @@ MESSAGE_FIELDS = {
     "AnalyzeAnswerRequest": ["question_attempt_id"],
     "AnalyzeAnswerResponse": ["analysis"],
     "GetInterviewReportRequest": ["interview_id"],
+    "CompareAttemptsRequest": ["question_id"],
     "GetInterviewReportResponse": ["report"],
     "AnswerAnalysis": [
         "question_attempt_id", "question_id", "overall_score", "delivery", "content",

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from clients.samvaad_cli import api
 from clients.samvaad_cli import output as fmt
-from clients.samvaad_cli.commands import Command, _attempt_of_answer
+from clients.samvaad_cli.commands import Command, _answered_slot, _attempt_of_answer, _interview
 from clients.samvaad_cli.output import Output, to_json
 from clients.samvaad_cli.session import Session
-from generated.samvaad.v1 import interview_pb2
+from generated.samvaad.v1 import analysis_pb2, interview_pb2
 
 # command(name, handler, help): adds a subcommand to `samvaad` (cli.build_parser).
 CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
@@ -33,6 +34,26 @@ def create_follow_up(
     return reply
 
 
+def compare_attempts(session: Session, question_id: int) -> analysis_pb2.CompareAttemptsResponse:
+    request = analysis_pb2.CompareAttemptsRequest(question_id=question_id)
+    reply: analysis_pb2.CompareAttemptsResponse = session.call_authorized(
+        lambda md: session.analysis.CompareAttempts(request, metadata=md, timeout=session.timeout)
+    )
+    return reply
+
+
+def _metric_name(value: analysis_pb2.Metric.ValueType) -> str:
+    return analysis_pb2.Metric.Name(value).removeprefix("METRIC_").replace("_", " ").lower()
+
+
+def _direction_name(value: analysis_pb2.ChangeDirection.ValueType) -> str:
+    return analysis_pb2.ChangeDirection.Name(value).removeprefix("CHANGE_DIRECTION_").lower()
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace(".0", "")
+
+
 # --- commands ---------------------------------------------------------------
 
 
@@ -48,6 +69,33 @@ def followup(session: Session, args: argparse.Namespace, out: Output) -> None:
     )
 
 
+def compare(session: Session, args: argparse.Namespace, out: Output) -> None:
+    question_id = args.question_id
+    if not question_id:
+        interview_id = _interview(session, args, active=False).id
+        slots = api.question_slots(session, interview_id)
+        slot = _answered_slot(interview_id, slots, args.question)
+        question_id = slot.question.id
+        out.note(f"Question {slot.question.position} of interview {interview_id}")
+    reply = compare_attempts(session, question_id)
+    table = fmt.rows_table(
+        f"{reply.question_text} ({reply.answered_attempt_count} answers)",
+        ["metric", "first", "previous", "latest", "change", ""],
+        (
+            (
+                _metric_name(c.metric),
+                f"{round(c.first, 1):g}",
+                f"{round(c.previous, 1):g}",
+                f"{round(c.latest, 1):g}",
+                _signed(c.change_from_previous),
+                _direction_name(c.direction),
+            )
+            for c in reply.changes
+        ),
+    )
+    out.result(to_json(reply), table, reply.summary)
+
+
 def add_commands(command: CommandAdder) -> None:
     """The commands of this module, on the `samvaad` parser."""
     child = command("followup", followup, "a follow-up question written from one of your answers")
@@ -58,3 +106,11 @@ def add_commands(command: CommandAdder) -> None:
         "--question", type=int, default=0, metavar="N", help="default: your latest answer"
     )
     child.add_argument("--attempt", type=int, default=0, metavar="ID", help="or an attempt's id")
+    child = command("compare", compare, "your latest answer to a question against earlier ones")
+    child.add_argument(
+        "interview_id", type=int, nargs="?", default=0, help="default: your latest interview"
+    )
+    child.add_argument(
+        "--question", type=int, default=0, metavar="N", help="default: your latest answer"
+    )
+    child.add_argument("--question-id", type=int, default=0, help="or the question's id")

@@ -28,3 +28,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     ) -> pb.GetInterviewReportResponse:
         stored = await self._analyses.report(current_user_id(), request.interview_id)
         return pb.GetInterviewReportResponse(report=converters.interview_report(stored))
+
+    async def CompareAttempts(
+        self, request: pb.CompareAttemptsRequest, context: Context
+    ) -> pb.CompareAttemptsResponse:
+        result = await self._analyses.compare_attempts(current_user_id(), request.question_id)
+        return converters.comparison(result)

@@ -8,6 +8,8 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2, transcription_pb2
+from server.domain.analysis.compare import Comparison
+from server.domain.analysis.metrics import Metric
 from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
@@ -318,4 +320,37 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
         improvements=report.improvements,
         next_steps=report.next_steps,
         update_time=timestamp(stored.updated_at),
+    )
+
+
+def metric(value: Metric) -> Any:
+    return named_value(analysis_pb2.Metric, "METRIC", value.value)
+
+
+def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
+    return analysis_pb2.CompareAttemptsResponse(
+        question_id=result.question_id,
+        question_text=result.question_text,
+        answered_attempt_count=result.answered_attempts,
+        latest_question_attempt_id=result.latest_attempt_id,
+        previous_question_attempt_id=result.previous_attempt_id,
+        first_question_attempt_id=result.first_attempt_id,
+        changes=[
+            analysis_pb2.MetricChange(
+                metric=metric(c.metric),
+                latest=c.latest,
+                previous=c.previous,
+                first=c.first,
+                change_from_previous=c.change_from_previous,
+                change_from_first=c.change_from_first,
+                direction=named_value(
+                    analysis_pb2.ChangeDirection, "CHANGE_DIRECTION", c.direction.value
+                ),
+                summary=c.summary,
+            )
+            for c in result.changes
+        ],
+        concepts_gained=result.concepts_gained,
+        concepts_dropped=result.concepts_dropped,
+        summary=result.summary,
     )

@@ -370,6 +370,15 @@ class AttemptRepository:
             (attempt_record(attempt), question_record(question)) for attempt, question in rows.all()
         ]
 
+    async def of_question(self, question_id: int) -> list[AttemptRecord]:
+        """The attempts at a question in the order they were opened."""
+        rows = await self._session.scalars(
+            select(QuestionAttempt)
+            .where(QuestionAttempt.question_id == question_id)
+            .order_by(QuestionAttempt.id)
+        )
+        return [attempt_record(row) for row in rows]
+
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False
     ) -> tuple[AttemptRecord, QuestionRecord, InterviewRecord] | None:

@@ -27,6 +27,78 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _Metric:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MetricEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Metric.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    METRIC_UNSPECIFIED: _Metric.ValueType  # 0
+    """Not set, or a metric this client does not know yet."""
+    METRIC_OVERALL_SCORE: _Metric.ValueType  # 1
+    """Overall score, 0 to 100; higher is better."""
+    METRIC_CONTENT_SCORE: _Metric.ValueType  # 2
+    """Content score, 0 to 100; higher is better."""
+    METRIC_DELIVERY_SCORE: _Metric.ValueType  # 3
+    """Delivery score, 0 to 100; higher is better."""
+    METRIC_WORDS_PER_MINUTE: _Metric.ValueType  # 4
+    """Words a minute; closer to 110-170 is better."""
+    METRIC_FILLERS_PER_MINUTE: _Metric.ValueType  # 5
+    """Fillers a minute; lower is better."""
+    METRIC_LONG_PAUSES: _Metric.ValueType  # 6
+    """Silences over 2 s; fewer is better."""
+
+class Metric(_Metric, metaclass=_MetricEnumTypeWrapper):
+    """A measure that retries are compared on and progress is tracked by."""
+
+METRIC_UNSPECIFIED: Metric.ValueType  # 0
+"""Not set, or a metric this client does not know yet."""
+METRIC_OVERALL_SCORE: Metric.ValueType  # 1
+"""Overall score, 0 to 100; higher is better."""
+METRIC_CONTENT_SCORE: Metric.ValueType  # 2
+"""Content score, 0 to 100; higher is better."""
+METRIC_DELIVERY_SCORE: Metric.ValueType  # 3
+"""Delivery score, 0 to 100; higher is better."""
+METRIC_WORDS_PER_MINUTE: Metric.ValueType  # 4
+"""Words a minute; closer to 110-170 is better."""
+METRIC_FILLERS_PER_MINUTE: Metric.ValueType  # 5
+"""Fillers a minute; lower is better."""
+METRIC_LONG_PAUSES: Metric.ValueType  # 6
+"""Silences over 2 s; fewer is better."""
+Global___Metric: _TypeAlias = Metric  # noqa: Y015
+
+class _ChangeDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChangeDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANGE_DIRECTION_UNSPECIFIED: _ChangeDirection.ValueType  # 0
+    """Not set."""
+    CHANGE_DIRECTION_IMPROVED: _ChangeDirection.ValueType  # 1
+    """Better than before."""
+    CHANGE_DIRECTION_WORSENED: _ChangeDirection.ValueType  # 2
+    """Worse than before."""
+    CHANGE_DIRECTION_UNCHANGED: _ChangeDirection.ValueType  # 3
+    """Within the metric's noise (1 point of a score, 5 words a minute, 0.5 fillers a
+    minute, 1 long pause).
+    """
+
+class ChangeDirection(_ChangeDirection, metaclass=_ChangeDirectionEnumTypeWrapper):
+    """Which way a metric moved, judged by what is better for it."""
+
+CHANGE_DIRECTION_UNSPECIFIED: ChangeDirection.ValueType  # 0
+"""Not set."""
+CHANGE_DIRECTION_IMPROVED: ChangeDirection.ValueType  # 1
+"""Better than before."""
+CHANGE_DIRECTION_WORSENED: ChangeDirection.ValueType  # 2
+"""Worse than before."""
+CHANGE_DIRECTION_UNCHANGED: ChangeDirection.ValueType  # 3
+"""Within the metric's noise (1 point of a score, 5 words a minute, 0.5 fillers a
+minute, 1 long pause).
+"""
+Global___ChangeDirection: _TypeAlias = ChangeDirection  # noqa: Y015
+
 class _Pace:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -736,3 +808,143 @@ class GetInterviewReportResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetInterviewReportResponse: _TypeAlias = GetInterviewReportResponse  # noqa: Y015
+
+@_typing.final
+class MetricChange(_message.Message):
+    """How one metric changed between attempts at a question."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
+    PREVIOUS_FIELD_NUMBER: _builtins.int
+    FIRST_FIELD_NUMBER: _builtins.int
+    CHANGE_FROM_PREVIOUS_FIELD_NUMBER: _builtins.int
+    CHANGE_FROM_FIRST_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    metric: Global___Metric.ValueType
+    """The metric."""
+    latest: _builtins.float
+    """Its value in the latest answer."""
+    previous: _builtins.float
+    """In the answer before it."""
+    first: _builtins.float
+    """In the first answer."""
+    change_from_previous: _builtins.float
+    """latest - previous."""
+    change_from_first: _builtins.float
+    """latest - first."""
+    direction: Global___ChangeDirection.ValueType
+    """Better or worse than the previous answer."""
+    summary: _builtins.str
+    """In words, such as "fillers fell from 9 to 3 a minute"."""
+    def __init__(
+        self,
+        *,
+        metric: Global___Metric.ValueType = ...,
+        latest: _builtins.float = ...,
+        previous: _builtins.float = ...,
+        first: _builtins.float = ...,
+        change_from_previous: _builtins.float = ...,
+        change_from_first: _builtins.float = ...,
+        direction: Global___ChangeDirection.ValueType = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_from_first", b"change_from_first", "change_from_previous", b"change_from_previous", "direction", b"direction", "first", b"first", "latest", b"latest", "metric", b"metric", "previous", b"previous", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricChange: _TypeAlias = MetricChange  # noqa: Y015
+
+@_typing.final
+class CompareAttemptsRequest(_message.Message):
+    """Request of AnalysisService.CompareAttempts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.int
+    """A question of the caller's with two or more answered attempts."""
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareAttemptsRequest: _TypeAlias = CompareAttemptsRequest  # noqa: Y015
+
+@_typing.final
+class CompareAttemptsResponse(_message.Message):
+    """Response of AnalysisService.CompareAttempts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    QUESTION_TEXT_FIELD_NUMBER: _builtins.int
+    ANSWERED_ATTEMPT_COUNT_FIELD_NUMBER: _builtins.int
+    LATEST_QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    FIRST_QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    CONCEPTS_GAINED_FIELD_NUMBER: _builtins.int
+    CONCEPTS_DROPPED_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.int
+    """The question."""
+    question_text: _builtins.str
+    """Its text."""
+    answered_attempt_count: _builtins.int
+    """Attempts with an answer (unanswered attempts are skipped)."""
+    latest_question_attempt_id: _builtins.int
+    """The latest answered attempt."""
+    previous_question_attempt_id: _builtins.int
+    """The answered attempt before it."""
+    first_question_attempt_id: _builtins.int
+    """The first answered attempt."""
+    summary: _builtins.str
+    """What changed, concepts first, such as "You covered 'index scans' this time; fillers
+    fell from 9 to 3 a minute."
+    """
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricChange]:
+        """Every metric: overall, content and delivery scores, words and fillers a minute,
+        long pauses.
+        """
+
+    @_builtins.property
+    def concepts_gained(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Concepts the latest answer covered that the previous one did not."""
+
+    @_builtins.property
+    def concepts_dropped(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Concepts the previous answer covered that the latest one did not."""
+
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.int = ...,
+        question_text: _builtins.str = ...,
+        answered_attempt_count: _builtins.int = ...,
+        latest_question_attempt_id: _builtins.int = ...,
+        previous_question_attempt_id: _builtins.int = ...,
+        first_question_attempt_id: _builtins.int = ...,
+        changes: _abc.Iterable[Global___MetricChange] | None = ...,
+        concepts_gained: _abc.Iterable[_builtins.str] | None = ...,
+        concepts_dropped: _abc.Iterable[_builtins.str] | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_attempt_count", b"answered_attempt_count", "changes", b"changes", "concepts_dropped", b"concepts_dropped", "concepts_gained", b"concepts_gained", "first_question_attempt_id", b"first_question_attempt_id", "latest_question_attempt_id", b"latest_question_attempt_id", "previous_question_attempt_id", b"previous_question_attempt_id", "question_id", b"question_id", "question_text", b"question_text", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareAttemptsResponse: _TypeAlias = CompareAttemptsResponse  # noqa: Y015

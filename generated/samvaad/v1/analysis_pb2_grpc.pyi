@@ -42,6 +42,10 @@ class AnalysisServiceStub:
     """Returns the report of an interview, brought up to date with its latest
     answers (the latest attempt of each question counts).
     """
+    CompareAttempts: _grpc.UnaryUnaryMultiCallable[_analysis_pb2.CompareAttemptsRequest, _analysis_pb2.CompareAttemptsResponse]
+    """Compares the latest answer to a question with the answer before it and the first,
+    metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+    """
 
 @_typing.type_check_only
 class AnalysisServiceAsyncStub(AnalysisServiceStub):
@@ -56,6 +60,10 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     GetInterviewReport: _aio.UnaryUnaryMultiCallable[_analysis_pb2.GetInterviewReportRequest, _analysis_pb2.GetInterviewReportResponse]  # type: ignore[assignment]
     """Returns the report of an interview, brought up to date with its latest
     answers (the latest attempt of each question counts).
+    """
+    CompareAttempts: _aio.UnaryUnaryMultiCallable[_analysis_pb2.CompareAttemptsRequest, _analysis_pb2.CompareAttemptsResponse]  # type: ignore[assignment]
+    """Compares the latest answer to a question with the answer before it and the first,
+    metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
     """
 
 class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -80,6 +88,16 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_analysis_pb2.GetInterviewReportResponse, _abc.Awaitable[_analysis_pb2.GetInterviewReportResponse]]:
         """Returns the report of an interview, brought up to date with its latest
         answers (the latest attempt of each question counts).
+        """
+
+    @_abc_1.abstractmethod
+    def CompareAttempts(
+        self,
+        request: _analysis_pb2.CompareAttemptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analysis_pb2.CompareAttemptsResponse, _abc.Awaitable[_analysis_pb2.CompareAttemptsResponse]]:
+        """Compares the latest answer to a question with the answer before it and the first,
+        metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
         """
 
 def add_AnalysisServiceServicer_to_server(servicer: AnalysisServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from server.domain.analysis.compare import Comparison, compare
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
 from server.domain.analysis.scoring import combine
 from server.domain.analysis.types import AnswerAnalysis, ContentAnalyser, QuestionContext
@@ -107,6 +108,31 @@ class AnalysisService:
                 top_next_steps=report.next_steps[:TOP_NEXT_STEPS],
             )
         return StoredReport(report, updated_at)
+
+    async def compare_attempts(self, user_id: int, question_id: int) -> Comparison:
+        """The latest answer to a question against the one before it and the first."""
+        if question_id <= 0:
+            raise InvalidArgument.for_field("question_id", "question_id must be a positive id")
+        async with self._db.transaction(read_only=True) as uow:
+            found = await uow.questions.get_owned(user_id, question_id)
+            if found is None:
+                raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
+            question = found[0]
+            answered = [a for a in await uow.attempts.of_question(question_id) if a.transcribed_at]
+            if len(answered) < 2:
+                raise FailedPrecondition(
+                    f"question {question.position} has {len(answered)} answered attempt"
+                    f"{'' if len(answered) == 1 else 's'}; answer it again (CreateQuestionAttempt, "
+                    "then TranscribeAnswer) to compare",
+                    reason="NOT_ENOUGH_ATTEMPTS",
+                )
+            stored = await uow.analyses.of_attempts([a.id for a in answered])
+        analyses = {k: AnswerAnalysis.from_json(v.payload) for k, v in stored.items()}
+        for attempt in answered:  # answers not analysed yet are analysed now
+            if attempt.id not in analyses:
+                analysed = await self._analyse_and_store(user_id, attempt, question)
+                analyses[attempt.id] = analysed.analysis
+        return compare(question.id, question.text, [(a.id, analyses[a.id]) for a in answered])
 
     async def _analyse_and_store(
         self, user_id: int, attempt: AttemptRecord, question: QuestionRecord
