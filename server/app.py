@@ -193,7 +193,10 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         database, audio_intake, engine, profiles=resumes.candidate_profile
     )
     analyses = AnalysisService(
-        database, create_content_analyser(llm), profiles=resumes.candidate_profile
+        database,
+        create_content_analyser(llm),
+        profiles=resumes.candidate_profile,
+        track_aliases=load_bank().track_aliases,
     )
     return App(
         settings=settings,

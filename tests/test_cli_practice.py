@@ -117,3 +117,19 @@ def test_compare_shows_each_metric_and_the_summary(cli: Cli, fake: FakeOpenAI) -
     assert "fillers per minute" in shown.stdout
     assert "improved" in shown.stdout
     assert compared["summary"] in " ".join(shown.stdout.split())
+
+
+def test_progress_says_it_needs_more_interviews_then_shows_points(cli: Cli) -> None:
+    cli.register()
+    assert "complete 3 more" in cli.ok("progress")["summary"]
+    started = cli.ok("interview", "start", "--track", "data_science", "--questions", "1")
+    cli.ok("answer", str(SHORT_ANSWER))
+    cli.ok("interview", "complete", started["interview"]["id"])
+    shown = cli("progress", "--track", "data_science")
+    assert shown.code == 0
+    assert "Progress over 1 completed interviews on data_science" in shown.stdout
+    assert "not enough data" in shown.stdout
+    assert "Streak: 1 day(s) now" in shown.stdout
+    data = cli.ok("progress")
+    assert data["completed_interview_count"] == 1
+    assert len(data["metrics"][0]["points"]) == 1

@@ -29,7 +29,7 @@ SERVICES = {
         "CreateFollowUpQuestion",
     ],
     "TranscriptionService": ["TranscribeAnswer", "GetTranscription"],
-    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport", "CompareAttempts"],
+    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport", "CompareAttempts", "GetProgress"],
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "RegisterRequest": ["email", "password", "name"],
@@ -103,6 +103,8 @@ MESSAGE_FIELDS = {
     "AnalyzeAnswerResponse": ["analysis"],
     "GetInterviewReportRequest": ["interview_id"],
     "CompareAttemptsRequest": ["question_id"],
+    "GetProgressRequest": ["track"],
+    "GetProgressResponse": ["metrics", "missed_concepts", "streak"],
     "GetInterviewReportResponse": ["report"],
     "AnswerAnalysis": [
         "question_attempt_id", "question_id", "overall_score", "delivery", "content",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from rich.console import RenderableType
+
 from clients.samvaad_cli import api
 from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.commands import Command, _answered_slot, _attempt_of_answer, _interview
@@ -38,6 +40,14 @@ def compare_attempts(session: Session, question_id: int) -> analysis_pb2.Compare
     request = analysis_pb2.CompareAttemptsRequest(question_id=question_id)
     reply: analysis_pb2.CompareAttemptsResponse = session.call_authorized(
         lambda md: session.analysis.CompareAttempts(request, metadata=md, timeout=session.timeout)
+    )
+    return reply
+
+
+def get_progress(session: Session, track: str) -> analysis_pb2.GetProgressResponse:
+    request = analysis_pb2.GetProgressRequest(track=track)
+    reply: analysis_pb2.GetProgressResponse = session.call_authorized(
+        lambda md: session.analysis.GetProgress(request, metadata=md, timeout=session.timeout)
     )
     return reply
 
@@ -96,6 +106,33 @@ def compare(session: Session, args: argparse.Namespace, out: Output) -> None:
     out.result(to_json(reply), table, reply.summary)
 
 
+def progress(session: Session, args: argparse.Namespace, out: Output) -> None:
+    reply = get_progress(session, args.track)
+    table = fmt.rows_table(
+        f"Progress over {reply.completed_interview_count} completed interviews"
+        + (f" on {reply.track}" if reply.track else ""),
+        ["metric", "interviews, oldest first", "trend"],
+        (
+            (
+                _metric_name(m.metric),
+                " → ".join(f"{round(p.value, 1):g}" for p in m.points) or "-",
+                analysis_pb2.Trend.Name(m.trend).removeprefix("TREND_").replace("_", " ").lower(),
+            )
+            for m in reply.metrics
+        ),
+    )
+    missed = ", ".join(f"{m.concept} ({m.interview_count})" for m in reply.missed_concepts)
+    streak = reply.streak
+    lines: list[RenderableType] = [
+        table,
+        reply.summary,
+        f"Missed most often: {missed}" if missed else "No concept missed yet.",
+        f"Streak: {streak.current_days} day(s) now, {streak.longest_days} at best, "
+        f"{streak.practice_days} day(s) of practice in all",
+    ]
+    out.result(to_json(reply), *lines)
+
+
 def add_commands(command: CommandAdder) -> None:
     """The commands of this module, on the `samvaad` parser."""
     child = command("followup", followup, "a follow-up question written from one of your answers")
@@ -114,3 +151,5 @@ def add_commands(command: CommandAdder) -> None:
         "--question", type=int, default=0, metavar="N", help="default: your latest answer"
     )
     child.add_argument("--question-id", type=int, default=0, help="or the question's id")
+    child = command("progress", progress, "your progress over completed interviews, and streak")
+    child.add_argument("--track", default="", help="only this track (default: all)")

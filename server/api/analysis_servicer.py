@@ -34,3 +34,9 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
     ) -> pb.CompareAttemptsResponse:
         result = await self._analyses.compare_attempts(current_user_id(), request.question_id)
         return converters.comparison(result)
+
+    async def GetProgress(
+        self, request: pb.GetProgressRequest, context: Context
+    ) -> pb.GetProgressResponse:
+        result = await self._analyses.progress(current_user_id(), request.track)
+        return converters.progress(result)

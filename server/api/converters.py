@@ -10,6 +10,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2, transcription_pb2
 from server.domain.analysis.compare import Comparison
 from server.domain.analysis.metrics import Metric
+from server.domain.analysis.progress import Progress
 from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
@@ -352,5 +353,41 @@ def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
         ],
         concepts_gained=result.concepts_gained,
         concepts_dropped=result.concepts_dropped,
+        summary=result.summary,
+    )
+
+
+def progress(result: Progress) -> analysis_pb2.GetProgressResponse:
+    streak = result.streak
+    return analysis_pb2.GetProgressResponse(
+        track=result.track,
+        completed_interview_count=result.completed_interviews,
+        metrics=[
+            analysis_pb2.MetricProgress(
+                metric=metric(m.metric),
+                points=[
+                    analysis_pb2.ProgressPoint(
+                        interview_id=p.interview_id,
+                        track=p.track,
+                        complete_time=timestamp(p.completed_at),
+                        value=p.value,
+                    )
+                    for p in m.points
+                ],
+                trend=named_value(analysis_pb2.Trend, "TREND", m.trend.value),
+                summary=m.summary,
+            )
+            for m in result.metrics
+        ],
+        missed_concepts=[
+            analysis_pb2.MissedConcept(concept=concept, interview_count=count)
+            for concept, count in result.missed_concepts
+        ],
+        streak=analysis_pb2.PracticeStreak(
+            current_days=streak.current_days,
+            longest_days=streak.longest_days,
+            practice_days=streak.practice_days,
+            last_practice_time=timestamp(streak.last_practice),
+        ),
         summary=result.summary,
     )

@@ -154,6 +154,19 @@ class InterviewRepository:
         rows = await fetch_all(self._session, query, *params, limit)
         return [sql.interview_summary(row) for row in rows]
 
+    async def completed(self, user_id: int, track: str, limit: int) -> list[InterviewRecord]:
+        """The user's latest `limit` completed interviews (on `track` unless it is empty),
+        in the order they were completed."""
+        query = select(Interview).where(
+            Interview.user_id == user_id, Interview.status == "completed"
+        )
+        if track:
+            query = query.where(Interview.track == track)
+        rows = await self._session.scalars(
+            query.order_by(Interview.completed_at.desc(), Interview.id.desc()).limit(limit)
+        )
+        return [interview_record(row) for row in rows][::-1]
+
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(
             update(Interview)
@@ -378,6 +391,15 @@ class AttemptRepository:
             .order_by(QuestionAttempt.id)
         )
         return [attempt_record(row) for row in rows]
+
+    async def practice_times(self, user_id: int) -> list[datetime]:
+        """When each of the user's answers was transcribed."""
+        rows = await self._session.scalars(
+            select(QuestionAttempt.transcribed_at)
+            .join(Interview, Interview.id == QuestionAttempt.interview_id)
+            .where(Interview.user_id == user_id, QuestionAttempt.transcribed_at.is_not(None))
+        )
+        return [row for row in rows if row is not None]
 
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False

@@ -27,6 +27,38 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _Trend:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TrendEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Trend.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TREND_UNSPECIFIED: _Trend.ValueType  # 0
+    """Not set."""
+    TREND_NOT_ENOUGH_DATA: _Trend.ValueType  # 1
+    """Fewer than three completed interviews: no trend is drawn from so few."""
+    TREND_IMPROVING: _Trend.ValueType  # 2
+    """Getting better."""
+    TREND_WORSENING: _Trend.ValueType  # 3
+    """Getting worse."""
+    TREND_STEADY: _Trend.ValueType  # 4
+    """Within the metric's noise over the whole span."""
+
+class Trend(_Trend, metaclass=_TrendEnumTypeWrapper):
+    """Which way a metric has been going over completed interviews."""
+
+TREND_UNSPECIFIED: Trend.ValueType  # 0
+"""Not set."""
+TREND_NOT_ENOUGH_DATA: Trend.ValueType  # 1
+"""Fewer than three completed interviews: no trend is drawn from so few."""
+TREND_IMPROVING: Trend.ValueType  # 2
+"""Getting better."""
+TREND_WORSENING: Trend.ValueType  # 3
+"""Getting worse."""
+TREND_STEADY: Trend.ValueType  # 4
+"""Within the metric's noise over the whole span."""
+Global___Trend: _TypeAlias = Trend  # noqa: Y015
+
 class _Metric:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -948,3 +980,207 @@ class CompareAttemptsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompareAttemptsResponse: _TypeAlias = CompareAttemptsResponse  # noqa: Y015
+
+@_typing.final
+class ProgressPoint(_message.Message):
+    """One completed interview's value of a metric."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTERVIEW_ID_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    interview_id: _builtins.int
+    """The interview."""
+    track: _builtins.str
+    """Its track."""
+    value: _builtins.float
+    """The metric: the report's mean score, or the mean over its answers."""
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was completed."""
+
+    def __init__(
+        self,
+        *,
+        interview_id: _builtins.int = ...,
+        track: _builtins.str = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+        value: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "interview_id", b"interview_id", "track", b"track", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProgressPoint: _TypeAlias = ProgressPoint  # noqa: Y015
+
+@_typing.final
+class MetricProgress(_message.Message):
+    """One metric over time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    TREND_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    metric: Global___Metric.ValueType
+    """The metric."""
+    trend: Global___Trend.ValueType
+    """Which way it is going; TREND_NOT_ENOUGH_DATA under three points."""
+    summary: _builtins.str
+    """In words, such as "fillers: improving, from 6.2 to 1.5 over 4 interviews"."""
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProgressPoint]:
+        """One point per completed interview with an answer, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        metric: Global___Metric.ValueType = ...,
+        points: _abc.Iterable[Global___ProgressPoint] | None = ...,
+        trend: Global___Trend.ValueType = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["metric", b"metric", "points", b"points", "summary", b"summary", "trend", b"trend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricProgress: _TypeAlias = MetricProgress  # noqa: Y015
+
+@_typing.final
+class MissedConcept(_message.Message):
+    """A concept the candidate's answers left out, and in how many interviews."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONCEPT_FIELD_NUMBER: _builtins.int
+    INTERVIEW_COUNT_FIELD_NUMBER: _builtins.int
+    concept: _builtins.str
+    """The concept."""
+    interview_count: _builtins.int
+    """Completed interviews whose answers left it out."""
+    def __init__(
+        self,
+        *,
+        concept: _builtins.str = ...,
+        interview_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["concept", b"concept", "interview_count", b"interview_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MissedConcept: _TypeAlias = MissedConcept  # noqa: Y015
+
+@_typing.final
+class PracticeStreak(_message.Message):
+    """Days with practice (an answer transcribed), in UTC, across every track."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENT_DAYS_FIELD_NUMBER: _builtins.int
+    LONGEST_DAYS_FIELD_NUMBER: _builtins.int
+    PRACTICE_DAYS_FIELD_NUMBER: _builtins.int
+    LAST_PRACTICE_TIME_FIELD_NUMBER: _builtins.int
+    current_days: _builtins.int
+    """Days in a row up to today, or up to yesterday while today has no answer yet."""
+    longest_days: _builtins.int
+    """The longest run of days in a row."""
+    practice_days: _builtins.int
+    """Days with practice in all."""
+    @_builtins.property
+    def last_practice_time(self) -> _timestamp_pb2.Timestamp:
+        """The latest answer; unset without any."""
+
+    def __init__(
+        self,
+        *,
+        current_days: _builtins.int = ...,
+        longest_days: _builtins.int = ...,
+        practice_days: _builtins.int = ...,
+        last_practice_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_practice_time", b"last_practice_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_days", b"current_days", "last_practice_time", b"last_practice_time", "longest_days", b"longest_days", "practice_days", b"practice_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PracticeStreak: _TypeAlias = PracticeStreak  # noqa: Y015
+
+@_typing.final
+class GetProgressRequest(_message.Message):
+    """Request of AnalysisService.GetProgress."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACK_FIELD_NUMBER: _builtins.int
+    track: _builtins.str
+    """Only interviews on this track (any spelling CreateInterview takes); empty for all."""
+    def __init__(
+        self,
+        *,
+        track: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProgressRequest: _TypeAlias = GetProgressRequest  # noqa: Y015
+
+@_typing.final
+class GetProgressResponse(_message.Message):
+    """Response of AnalysisService.GetProgress."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACK_FIELD_NUMBER: _builtins.int
+    COMPLETED_INTERVIEW_COUNT_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    MISSED_CONCEPTS_FIELD_NUMBER: _builtins.int
+    STREAK_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    track: _builtins.str
+    """The normalised track asked for; empty for all."""
+    completed_interview_count: _builtins.int
+    """Completed interviews with at least one answer (the latest 100 at most)."""
+    summary: _builtins.str
+    """In words; says how many more interviews a trend needs while there are too few."""
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricProgress]:
+        """Every metric over time, in the order of the Metric enum."""
+
+    @_builtins.property
+    def missed_concepts(self) -> _containers.RepeatedCompositeFieldContainer[Global___MissedConcept]:
+        """The concepts left out in the most interviews, most often first (five at most)."""
+
+    @_builtins.property
+    def streak(self) -> Global___PracticeStreak:
+        """The practice streak."""
+
+    def __init__(
+        self,
+        *,
+        track: _builtins.str = ...,
+        completed_interview_count: _builtins.int = ...,
+        metrics: _abc.Iterable[Global___MetricProgress] | None = ...,
+        missed_concepts: _abc.Iterable[Global___MissedConcept] | None = ...,
+        streak: Global___PracticeStreak | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["streak", b"streak"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed_interview_count", b"completed_interview_count", "metrics", b"metrics", "missed_concepts", b"missed_concepts", "streak", b"streak", "summary", b"summary", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProgressResponse: _TypeAlias = GetProgressResponse  # noqa: Y015

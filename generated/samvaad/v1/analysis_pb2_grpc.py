@@ -50,6 +50,11 @@ class AnalysisServiceStub:
                 request_serializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.SerializeToString,
                 response_deserializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.FromString,
                 _registered_method=True)
+        self.GetProgress = channel.unary_unary(
+                '/samvaad.v1.AnalysisService/GetProgress',
+                request_serializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.FromString,
+                _registered_method=True)
 
 
 class AnalysisServiceServicer:
@@ -81,6 +86,14 @@ class AnalysisServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProgress(self, request, context):
+        """The caller's progress over their completed interviews: each metric over time and
+        its trend, the concepts missed most often, and the practice streak.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalysisServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +111,11 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.CompareAttempts,
                     request_deserializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.FromString,
                     response_serializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.SerializeToString,
+            ),
+            'GetProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgress,
+                    request_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +200,33 @@ class AnalysisService:
             '/samvaad.v1.AnalysisService/CompareAttempts',
             samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.SerializeToString,
             samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samvaad.v1.AnalysisService/GetProgress',
+            samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.SerializeToString,
+            samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,10 @@ class AnalysisServiceStub:
     """Compares the latest answer to a question with the answer before it and the first,
     metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
     """
+    GetProgress: _grpc.UnaryUnaryMultiCallable[_analysis_pb2.GetProgressRequest, _analysis_pb2.GetProgressResponse]
+    """The caller's progress over their completed interviews: each metric over time and
+    its trend, the concepts missed most often, and the practice streak.
+    """
 
 @_typing.type_check_only
 class AnalysisServiceAsyncStub(AnalysisServiceStub):
@@ -64,6 +68,10 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     CompareAttempts: _aio.UnaryUnaryMultiCallable[_analysis_pb2.CompareAttemptsRequest, _analysis_pb2.CompareAttemptsResponse]  # type: ignore[assignment]
     """Compares the latest answer to a question with the answer before it and the first,
     metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+    """
+    GetProgress: _aio.UnaryUnaryMultiCallable[_analysis_pb2.GetProgressRequest, _analysis_pb2.GetProgressResponse]  # type: ignore[assignment]
+    """The caller's progress over their completed interviews: each metric over time and
+    its trend, the concepts missed most often, and the practice streak.
     """
 
 class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -98,6 +106,16 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_analysis_pb2.CompareAttemptsResponse, _abc.Awaitable[_analysis_pb2.CompareAttemptsResponse]]:
         """Compares the latest answer to a question with the answer before it and the first,
         metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def GetProgress(
+        self,
+        request: _analysis_pb2.GetProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_analysis_pb2.GetProgressResponse, _abc.Awaitable[_analysis_pb2.GetProgressResponse]]:
+        """The caller's progress over their completed interviews: each metric over time and
+        its trend, the concepts missed most often, and the practice streak.
         """
 
 def add_AnalysisServiceServicer_to_server(servicer: AnalysisServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

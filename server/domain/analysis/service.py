@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -9,12 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from server.clock import utcnow
 from server.domain.analysis.compare import Comparison, compare
+from server.domain.analysis.progress import CompletedInterview, Progress, build_progress
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
 from server.domain.analysis.scoring import combine
 from server.domain.analysis.types import AnswerAnalysis, ContentAnalyser, QuestionContext
 from server.domain.interviews import ProfileLookup
 from server.domain.records import AttemptRecord, QuestionRecord
+from server.domain.tracks import normalise_track
 from server.domain.transcriptions import stored_transcription
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.repositories.unit_of_work import Database
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # How many of a report's next steps an interview in a list carries.
 TOP_NEXT_STEPS = 3
+# How many completed interviews, the latest, progress looks back over.
+MAX_PROGRESS_INTERVIEWS = 100
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,16 @@ class StoredReport:
 
 class AnalysisService:
     def __init__(
-        self, database: Database, content: ContentAnalyser, profiles: ProfileLookup
+        self,
+        database: Database,
+        content: ContentAnalyser,
+        profiles: ProfileLookup,
+        track_aliases: dict[str, str] | None = None,
     ) -> None:
         self._db = database
         self._content = content
         self._profiles = profiles
+        self._track_aliases = track_aliases or {}
 
     async def analyse_answer(self, user_id: int, attempt_id: int) -> StoredAnalysis:
         if attempt_id <= 0:
@@ -133,6 +144,24 @@ class AnalysisService:
                 analysed = await self._analyse_and_store(user_id, attempt, question)
                 analyses[attempt.id] = analysed.analysis
         return compare(question.id, question.text, [(a.id, analyses[a.id]) for a in answered])
+
+    async def progress(self, user_id: int, track: str) -> Progress:
+        """Progress over the latest `MAX_PROGRESS_INTERVIEWS` completed interviews (on
+        `track` unless it is empty), each report brought up to date on the way."""
+        slug = normalise_track(track, self._track_aliases) if track.strip() else ""
+        async with self._db.transaction(read_only=True) as uow:
+            completed = await uow.interviews.completed(user_id, slug, MAX_PROGRESS_INTERVIEWS)
+            practice = await uow.attempts.practice_times(user_id)
+        interviews = [
+            CompletedInterview(
+                i.id,
+                i.track,
+                i.completed_at or i.created_at,
+                (await self.report(user_id, i.id)).report,
+            )
+            for i in completed
+        ]
+        return await asyncio.to_thread(build_progress, slug, interviews, practice, utcnow().date())
 
     async def _analyse_and_store(
         self, user_id: int, attempt: AttemptRecord, question: QuestionRecord
