@@ -50,7 +50,7 @@ async def _upgrade(url: str, revision: str) -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
 
 
-async def test_0008_and_0009_keep_questions_and_fill_report_scores(fresh_url: str) -> None:
+async def test_0008_to_0010_keep_every_row_and_fill_report_scores(fresh_url: str) -> None:
     await _upgrade(fresh_url, "0007")
     payload = {
         "answered_count": 2,
@@ -70,6 +70,10 @@ async def test_0008_and_0009_keep_questions_and_fill_report_scores(fresh_url: st
         f" (2, 1, 'backend', 'medium', 'active', '{now}')",
         "INSERT INTO questions (id, interview_id, position, text, topic, category, difficulty,"
         f" concepts, created_at) VALUES (1, 1, 1, 'Q?', 't', 'technical', 'medium', '[]', '{now}')",
+        "INSERT INTO question_attempts (id, question_id, interview_id, created_at,"
+        f" transcribed_at, transcript_text) VALUES (1, 1, 1, '{now}', '{now}', 'an answer')",
+        "INSERT INTO answer_analyses (question_attempt_id, analyzer, overall_score, payload,"
+        f" created_at) VALUES (1, 'offline', 71, '{{}}', '{now}')",
         "INSERT INTO interview_reports (interview_id, fingerprint, payload, updated_at)"
         f" VALUES (1, 'f', '{json.dumps(payload)}', '{now}'),"
         f" (2, 'g', '{json.dumps(empty)}', '{now}')",
@@ -77,6 +81,15 @@ async def test_0008_and_0009_keep_questions_and_fill_report_scores(fresh_url: st
     await _upgrade(fresh_url, "head")
     questions = await _run(fresh_url, "SELECT id, position, parent_question_id FROM questions")
     assert questions == [(1, 1, None)]
+    kept = await _run(
+        fresh_url,
+        "SELECT a.id, a.transcript_text, n.overall_score, u.email, u.onboarded, u.target_role"
+        " FROM question_attempts a JOIN answer_analyses n ON n.question_attempt_id = a.id"
+        " JOIN interviews i ON i.id = a.interview_id JOIN users u ON u.id = i.user_id",
+    )
+    assert [(r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in kept] == [
+        (1, "an answer", 71, "a@example.com", False, None)
+    ]
     reports = await _run(
         fresh_url,
         "SELECT interview_id, overall_score, content_score, delivery_score, top_next_steps"

@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-12-08
 
 Existing questions are all base questions: the new column is null for them.
-The unique constraint on `parent_question_id` is what keeps a follow-up to one
+The unique index on `parent_question_id` is what keeps a follow-up to one
 per base question under concurrent calls (NULLs never clash).
 """
 
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from server.db.types import BigIntId
-
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -23,22 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("questions") as batch:
-        batch.add_column(sa.Column("parent_question_id", BigIntId, nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_questions_parent_question_id_questions"),
-            "questions",
-            ["parent_question_id"],
-            ["id"],
-            ondelete="CASCADE",
-        )
-        batch.create_unique_constraint(
-            op.f("uq_questions_parent_question_id"), ["parent_question_id"]
-        )
+    # A plain ADD COLUMN and an index, on both databases. No foreign key: on SQLite adding
+    # one means copying `questions` into a new table (batch mode) and dropping the old
+    # one, and with foreign keys on, that drop deletes every attempt and analysis (ON
+    # DELETE CASCADE). A follow-up lives in its parent's interview and is deleted with it.
+    op.add_column("questions", sa.Column("parent_question_id", sa.BigInteger(), nullable=True))
+    op.create_index(
+        op.f("uq_questions_parent_question_id"), "questions", ["parent_question_id"], unique=True
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("questions") as batch:
-        batch.drop_constraint(op.f("uq_questions_parent_question_id"), type_="unique")
-        batch.drop_constraint(op.f("fk_questions_parent_question_id_questions"), type_="foreignkey")
-        batch.drop_column("parent_question_id")
+    op.drop_index(op.f("uq_questions_parent_question_id"), table_name="questions")
+    op.drop_column("questions", "parent_question_id")

@@ -26,11 +26,11 @@ TOP_NEXT_STEPS = 3
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("interview_reports") as batch:
-        batch.add_column(sa.Column("overall_score", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("content_score", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("delivery_score", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("top_next_steps", sa.JSON(), nullable=True))
+    # Plain ADD COLUMNs, never a batch copy of the table (see 0008).
+    op.add_column("interview_reports", sa.Column("overall_score", sa.Integer(), nullable=True))
+    op.add_column("interview_reports", sa.Column("content_score", sa.Integer(), nullable=True))
+    op.add_column("interview_reports", sa.Column("delivery_score", sa.Integer(), nullable=True))
+    op.add_column("interview_reports", sa.Column("top_next_steps", sa.JSON(), nullable=True))
     reports = sa.table(
         "interview_reports",
         sa.column("interview_id", sa.BigInteger()),
@@ -59,8 +59,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("interview_reports") as batch:
-        batch.drop_column("top_next_steps")
-        batch.drop_column("delivery_score")
-        batch.drop_column("content_score")
-        batch.drop_column("overall_score")
+    for column in ("top_next_steps", "delivery_score", "content_score", "overall_score"):
+        op.drop_column("interview_reports", column)
