@@ -47,6 +47,7 @@ from server.domain.followups import FollowUpService
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.passwords import PasswordHasher
+from server.domain.profiles import ProfileService
 from server.domain.questions.bank import load_bank
 from server.domain.questions.follow_up import create_follow_up_writer
 from server.domain.questions.offline import OfflineQuestionGenerator
@@ -78,7 +79,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec(
         _full_name(auth_pb2, "AuthService"),
         lambda app, server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(app.auth, app.settings.trusted_proxy_networks), server
+            AuthServicer(app.auth, app.profiles, app.settings.trusted_proxy_networks), server
         ),
     ),
     "resume": ServiceSpec(
@@ -123,6 +124,7 @@ class App:
     hasher: PasswordHasher
     auth: AuthService
     resumes: ResumeService
+    profiles: ProfileService
     interviews: InterviewService
     follow_ups: FollowUpService
     transcriptions: TranscriptionService
@@ -180,12 +182,14 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
     generator: QuestionGenerator = (
         OpenAIQuestionGenerator(llm, offline_questions) if llm else offline_questions
     )
+    profiles = ProfileService(database)
     interviews = InterviewService(
         database,
         generator,
         profiles=resumes.candidate_profile,
         page_tokens=PageTokenCodec(settings.jwt_secret_key.get_secret_value().encode()),
         track_aliases=load_bank().track_aliases,
+        tailoring=profiles.tailored,
     )
     engine = stt_engine or create_stt_engine(settings)
     audio_intake = AudioIntake.from_settings(settings)
@@ -205,6 +209,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         hasher=hasher,
         auth=auth,
         resumes=resumes,
+        profiles=profiles,
         interviews=interviews,
         follow_ups=FollowUpService(database, create_follow_up_writer(llm)),
         transcriptions=transcriptions,

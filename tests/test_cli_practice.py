@@ -133,3 +133,24 @@ def test_progress_says_it_needs_more_interviews_then_shows_points(cli: Cli) -> N
     data = cli.ok("progress")
     assert data["completed_interview_count"] == 1
     assert len(data["metrics"][0]["points"]) == 1
+
+
+def test_profile_shows_and_sets_only_the_options_given(cli: Cli) -> None:
+    cli.register()
+    shown = cli("profile")
+    assert shown.code == 0 and "target role" in shown.stdout
+    set_ = cli.ok("profile", "--target-role", "ML engineer", "--graduation-year", "2025")
+    assert set_["user"]["profile"]["target_role"] == "ML engineer"
+    again = cli.ok("profile", "--degree", "M.Sc", "--onboarded")["user"]["profile"]
+    assert again == {
+        "degree": "M.Sc",
+        "institution": "",
+        "graduation_year": 2025,
+        "target_role": "ML engineer",
+        "onboarded": True,
+    }
+    assert cli.ok("profile", "--graduation-year", "0")["user"]["profile"]["graduation_year"] == 0
+    assert cli.ok("me")["user"]["profile"]["degree"] == "M.Sc"
+    refused = cli("--json", "profile", "--graduation-year", "1800")
+    assert refused.code == 1
+    assert refused.error()["reason"] == "INVALID_ARGUMENT"

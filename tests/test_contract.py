@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Names from the public API contract that clients are written against.
 SERVICES = {
-    "AuthService": ["Register", "Login", "RefreshToken", "Logout", "GetMe"],
+    "AuthService": ["Register", "Login", "RefreshToken", "Logout", "GetMe", "UpdateProfile"],
     "ResumeService": ["UploadResume", "GetMyResume", "GetKnowledgeSet"],
     "InterviewService": [
         "CreateInterview", "GenerateQuestions", "CompleteInterview", "GetInterview",
@@ -40,7 +40,10 @@ MESSAGE_FIELDS = {
     "RefreshTokenResponse": ["tokens"],
     "LogoutRequest": ["refresh_token"],
     "GetMeResponse": ["user"],
-    "User": ["id", "email", "name", "create_time", "has_resume"],
+    "User": ["id", "email", "name", "create_time", "has_resume", "profile"],
+    "Profile": ["degree", "institution", "graduation_year", "target_role", "onboarded"],
+    "UpdateProfileRequest": ["profile", "update_mask"],
+    "UpdateProfileResponse": ["user"],
     "AuthTokens": [
         "access_token", "access_token_expire_time", "refresh_token",
         "refresh_token_expire_time", "token_type",

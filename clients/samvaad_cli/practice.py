@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from google.protobuf import field_mask_pb2
 from rich.console import RenderableType
 
 from clients.samvaad_cli import api
@@ -16,7 +17,7 @@ from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.commands import Command, _answered_slot, _attempt_of_answer, _interview
 from clients.samvaad_cli.output import Output, to_json
 from clients.samvaad_cli.session import Session
-from generated.samvaad.v1 import analysis_pb2, interview_pb2
+from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2
 
 # command(name, handler, help): adds a subcommand to `samvaad` (cli.build_parser).
 CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
@@ -48,6 +49,18 @@ def get_progress(session: Session, track: str) -> analysis_pb2.GetProgressRespon
     request = analysis_pb2.GetProgressRequest(track=track)
     reply: analysis_pb2.GetProgressResponse = session.call_authorized(
         lambda md: session.analysis.GetProgress(request, metadata=md, timeout=session.timeout)
+    )
+    return reply
+
+
+def update_profile(
+    session: Session, profile: auth_pb2.Profile, paths: list[str]
+) -> auth_pb2.UpdateProfileResponse:
+    request = auth_pb2.UpdateProfileRequest(
+        profile=profile, update_mask=field_mask_pb2.FieldMask(paths=paths)
+    )
+    reply: auth_pb2.UpdateProfileResponse = session.call_authorized(
+        lambda md: session.auth.UpdateProfile(request, metadata=md, timeout=session.timeout)
     )
     return reply
 
@@ -133,6 +146,32 @@ def progress(session: Session, args: argparse.Namespace, out: Output) -> None:
     out.result(to_json(reply), *lines)
 
 
+# option -> Profile field; `samvaad profile` sets exactly the options given.
+PROFILE_OPTIONS = ("degree", "institution", "graduation_year", "target_role", "onboarded")
+
+
+def profile(session: Session, args: argparse.Namespace, out: Output) -> None:
+    given = [name for name in PROFILE_OPTIONS if getattr(args, name) is not None]
+    if given:
+        values = {name: getattr(args, name) for name in given}
+        user = update_profile(session, auth_pb2.Profile(**values), given).user
+        data = to_json(auth_pb2.UpdateProfileResponse(user=user))
+    else:
+        user = api.get_me(session).user
+        data = to_json(auth_pb2.GetMeResponse(user=user))
+    about = user.profile
+    rows = [
+        ("degree", about.degree or "-"),
+        ("institution", about.institution or "-"),
+        ("graduation year", about.graduation_year or "-"),
+        ("target role", about.target_role or "-"),
+        ("onboarded", "yes" if about.onboarded else "no"),
+    ]
+    out.result(data, fmt.fields_table("Your profile", rows))
+    if not given and not about.target_role:
+        out.note('Set it with `samvaad profile --target-role "Backend engineer" ...`.')
+
+
 def add_commands(command: CommandAdder) -> None:
     """The commands of this module, on the `samvaad` parser."""
     child = command("followup", followup, "a follow-up question written from one of your answers")
@@ -153,3 +192,13 @@ def add_commands(command: CommandAdder) -> None:
     child.add_argument("--question-id", type=int, default=0, help="or the question's id")
     child = command("progress", progress, "your progress over completed interviews, and streak")
     child.add_argument("--track", default="", help="only this track (default: all)")
+    child = command(
+        "profile", profile, "show your profile, or set the fields given (they tailor questions)"
+    )
+    child.add_argument("--degree")
+    child.add_argument("--institution")
+    child.add_argument("--graduation-year", type=int, metavar="YEAR", help="0 clears it")
+    child.add_argument("--target-role", metavar="ROLE")
+    child.add_argument(
+        "--onboarded", action=argparse.BooleanOptionalAction, default=None, help="onboarding done"
+    )

@@ -14,6 +14,7 @@ from server.domain.analysis.progress import Progress
 from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
+from server.domain.candidate import Profile
 from server.domain.interviews import AttemptView, InterviewView, QuestionView
 from server.domain.questions.types import Difficulty
 from server.domain.transcriptions import AnswerConfig, StoredTranscription
@@ -45,12 +46,30 @@ def named_value(enum: Any, prefix: str, name: str) -> Any:
 
 
 def user(profile: UserProfile) -> auth_pb2.User:
+    about = profile.profile
     return auth_pb2.User(
         id=profile.id,
         email=profile.email,
         name=profile.name,
         create_time=timestamp(profile.created_at),
         has_resume=profile.has_resume,
+        profile=auth_pb2.Profile(
+            degree=about.degree,
+            institution=about.institution,
+            graduation_year=about.graduation_year or 0,
+            target_role=about.target_role,
+            onboarded=about.onboarded,
+        ),
+    )
+
+
+def profile_from_proto(message: auth_pb2.Profile) -> Profile:
+    return Profile(
+        degree=message.degree,
+        institution=message.institution,
+        graduation_year=message.graduation_year or None,
+        target_role=message.target_role,
+        onboarded=message.onboarded,
     )
 
 

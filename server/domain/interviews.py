@@ -33,6 +33,8 @@ MAX_QUESTION_COUNT = 20
 
 T = TypeVar("T")
 ProfileLookup = Callable[[int], Awaitable[CandidateProfile | None]]
+# (user id, the resume's profile or None) -> what their questions are tailored to.
+Tailoring = Callable[[int, CandidateProfile | None], Awaitable[CandidateProfile | None]]
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,10 @@ class InterviewService:
         profiles: ProfileLookup,
         page_tokens: PageTokenCodec,
         track_aliases: dict[str, str],
+        tailoring: Tailoring | None = None,
     ) -> None:
         self._db = database
+        self._tailoring = tailoring
         self._generator = generator
         self._profiles = profiles
         self._tokens = page_tokens
@@ -139,6 +143,8 @@ class InterviewService:
                     "this interview is completed; start a new one", reason="INTERVIEW_COMPLETED"
                 )
         profile = await self._profile(user_id) if use_resume else None
+        if self._tailoring is not None:  # the target role and graduation year count too
+            profile = await self._tailoring(user_id, profile)
         # Generation may call a remote model: never inside a transaction.
         generated = await self._generator.generate(
             GenerationRequest(

@@ -22,6 +22,12 @@ class UserRecord:
     password_hash: str
     created_at: datetime
     updated_at: datetime
+    # The candidate's profile; None until set.
+    degree: str | None = None
+    institution: str | None = None
+    graduation_year: int | None = None
+    target_role: str | None = None
+    onboarded: bool = False
 
 
 @dataclass(frozen=True)
