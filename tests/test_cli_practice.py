@@ -154,3 +154,17 @@ def test_profile_shows_and_sets_only_the_options_given(cli: Cli) -> None:
     refused = cli("--json", "profile", "--graduation-year", "1800")
     assert refused.code == 1
     assert refused.error()["reason"] == "INVALID_ARGUMENT"
+
+
+def test_report_shows_the_rubric_time_and_next_practice(cli: Cli) -> None:
+    cli.register()
+    cli.ok("interview", "start", "--track", "data_science", "--questions", "2")
+    cli.ok("answer", str(SHORT_ANSWER))
+    report = cli.ok("report")["report"]
+    assert len(report["rubric"]) == 9
+    assert report["next_practice"]["track"] == "data_science"
+    shown = cli("report")
+    assert shown.code == 0
+    assert "Rubric" in shown.stdout and "terminology" in shown.stdout
+    assert "answering" in shown.stdout
+    assert "Practise next: data_science at" in shown.stdout

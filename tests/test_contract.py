@@ -120,8 +120,10 @@ MESSAGE_FIELDS = {
     ],
     "InterviewReport": [
         "interview_id", "question_count", "answered_count", "overall_score", "questions",
-        "update_time",
+        "update_time", "rubric", "total_answer_duration", "total_recorded_duration",
+        "next_practice",
     ],
+    "NextPractice": ["track", "difficulty", "question_ids", "reason"],
 }  # fmt: skip
 # Closed sets that travel as strings too, for clients written before their enums: each
 # string field stays, deprecated, beside its enum field.

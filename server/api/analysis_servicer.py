@@ -6,7 +6,7 @@ from typing import Any
 
 from generated.samvaad.v1 import analysis_pb2 as pb
 from generated.samvaad.v1 import analysis_pb2_grpc
-from server.api import converters
+from server.api import converters, practice_converters
 from server.api.context import current_user_id
 from server.domain.analysis.service import AnalysisService
 
@@ -33,10 +33,10 @@ class AnalysisServicer(analysis_pb2_grpc.AnalysisServiceServicer):
         self, request: pb.CompareAttemptsRequest, context: Context
     ) -> pb.CompareAttemptsResponse:
         result = await self._analyses.compare_attempts(current_user_id(), request.question_id)
-        return converters.comparison(result)
+        return practice_converters.comparison(result)
 
     async def GetProgress(
         self, request: pb.GetProgressRequest, context: Context
     ) -> pb.GetProgressResponse:
         result = await self._analyses.progress(current_user_id(), request.track)
-        return converters.progress(result)
+        return practice_converters.progress(result)

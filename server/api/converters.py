@@ -8,9 +8,6 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2, transcription_pb2
-from server.domain.analysis.compare import Comparison
-from server.domain.analysis.metrics import Metric
-from server.domain.analysis.progress import Progress
 from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
@@ -333,6 +330,7 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
                     if q.analysis
                     else None
                 ),
+                answer_duration=duration(q.answer_seconds) if q.analysis else None,
             )
             for q in report.questions
         ],
@@ -340,73 +338,27 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
         improvements=report.improvements,
         next_steps=report.next_steps,
         update_time=timestamp(stored.updated_at),
-    )
-
-
-def metric(value: Metric) -> Any:
-    return named_value(analysis_pb2.Metric, "METRIC", value.value)
-
-
-def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
-    return analysis_pb2.CompareAttemptsResponse(
-        question_id=result.question_id,
-        question_text=result.question_text,
-        answered_attempt_count=result.answered_attempts,
-        latest_question_attempt_id=result.latest_attempt_id,
-        previous_question_attempt_id=result.previous_attempt_id,
-        first_question_attempt_id=result.first_attempt_id,
-        changes=[
-            analysis_pb2.MetricChange(
-                metric=metric(c.metric),
-                latest=c.latest,
-                previous=c.previous,
-                first=c.first,
-                change_from_previous=c.change_from_previous,
-                change_from_first=c.change_from_first,
-                direction=named_value(
-                    analysis_pb2.ChangeDirection, "CHANGE_DIRECTION", c.direction.value
+        rubric=[
+            analysis_pb2.RubricScore(
+                criterion=named_value(
+                    analysis_pb2.RubricCriterion, "RUBRIC_CRITERION", r.criterion
                 ),
-                summary=c.summary,
+                area=named_value(analysis_pb2.RubricArea, "RUBRIC_AREA", r.area),
+                score=r.score,
             )
-            for c in result.changes
+            for r in report.rubric
         ],
-        concepts_gained=result.concepts_gained,
-        concepts_dropped=result.concepts_dropped,
-        summary=result.summary,
-    )
-
-
-def progress(result: Progress) -> analysis_pb2.GetProgressResponse:
-    streak = result.streak
-    return analysis_pb2.GetProgressResponse(
-        track=result.track,
-        completed_interview_count=result.completed_interviews,
-        metrics=[
-            analysis_pb2.MetricProgress(
-                metric=metric(m.metric),
-                points=[
-                    analysis_pb2.ProgressPoint(
-                        interview_id=p.interview_id,
-                        track=p.track,
-                        complete_time=timestamp(p.completed_at),
-                        value=p.value,
-                    )
-                    for p in m.points
-                ],
-                trend=named_value(analysis_pb2.Trend, "TREND", m.trend.value),
-                summary=m.summary,
+        total_answer_duration=duration(report.total_answer_seconds),
+        total_recorded_duration=duration(report.total_recorded_seconds),
+        next_practice=(
+            analysis_pb2.NextPractice(
+                track=practice.track,
+                difficulty=_DIFFICULTY_TO_PROTO[Difficulty(practice.difficulty)],
+                question_ids=practice.question_ids,
+                question_positions=practice.question_positions,
+                reason=practice.reason,
             )
-            for m in result.metrics
-        ],
-        missed_concepts=[
-            analysis_pb2.MissedConcept(concept=concept, interview_count=count)
-            for concept, count in result.missed_concepts
-        ],
-        streak=analysis_pb2.PracticeStreak(
-            current_days=streak.current_days,
-            longest_days=streak.longest_days,
-            practice_days=streak.practice_days,
-            last_practice_time=timestamp(streak.last_practice),
+            if (practice := report.next_practice)
+            else None
         ),
-        summary=result.summary,
     )

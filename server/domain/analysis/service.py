@@ -14,6 +14,7 @@ from server.clock import utcnow
 from server.domain.analysis.compare import Comparison, compare
 from server.domain.analysis.progress import CompletedInterview, Progress, build_progress
 from server.domain.analysis.report import InterviewReport, QuestionReport, build_report
+from server.domain.analysis.rubric import report_extras
 from server.domain.analysis.scoring import combine
 from server.domain.analysis.types import AnswerAnalysis, ContentAnalyser, QuestionContext
 from server.domain.interviews import ProfileLookup
@@ -25,6 +26,8 @@ from server.repositories.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
+# Version 2: rubric, time spent and next practice.
+REPORT_VERSION = 2
 # How many of a report's next steps an interview in a list carries.
 TOP_NEXT_STEPS = 3
 # How many completed interviews, the latest, progress looks back over.
@@ -101,9 +104,19 @@ class AnalysisService:
             if attempt and attempt.transcribed_at and attempt.id not in by_attempt:
                 stored_analysis = await self._analyse_and_store(user_id, attempt, question)
                 by_attempt[attempt.id] = stored_analysis.analysis
+        extras = await asyncio.to_thread(
+            report_extras,
+            interview.track,
+            interview.difficulty,
+            questions,
+            latest,
+            attempts,
+            by_attempt,
+        )
         report = build_report(
             interview_id,
             [_question_report(q, latest.get(q.id), attempts, by_attempt) for q in questions],
+            extras,
         )
         scores = (
             (report.overall_score, report.content_score, report.delivery_score)
@@ -206,7 +219,8 @@ def _latest_attempts(attempts: Sequence[AttemptRecord]) -> dict[int, AttemptReco
 def _fingerprint(attempts: Sequence[AttemptRecord]) -> str:
     """Changes when a question gets a new attempt or an attempt gets its transcript."""
     state = [(a.question_id, a.id, a.transcribed_at is not None) for a in attempts]
-    return hashlib.sha256(json.dumps(state).encode()).hexdigest()
+    # The version changes when a report gains something, so stored reports are rebuilt.
+    return hashlib.sha256(json.dumps([REPORT_VERSION, state]).encode()).hexdigest()
 
 
 def _question_report(
