@@ -68,7 +68,8 @@ def check_comparison(
     for metric in METRICS:
         change = changes[metric]
         was, now = value(metric, before), value(metric, after)
-        assert (change.previous, change.latest) == (pytest.approx(was), pytest.approx(now))
+        assert change.previous == pytest.approx(was)
+        assert change.latest == pytest.approx(now)
         better = now > was if metric == apb.METRIC_OVERALL_SCORE else now < was
         worse = now < was if metric == apb.METRIC_OVERALL_SCORE else now > was
         if change.direction == apb.CHANGE_DIRECTION_IMPROVED:
