@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from generated.samvaad.v1 import analysis_pb2 as apb
 from generated.samvaad.v1 import interview_pb2 as ipb
+from generated.samvaad.v1 import practice_pb2 as ppb
 from server.domain.analysis.metrics import Direction, Metric, direction, sentence
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import RunningServer, expect_status, reason, register, violated_fields
@@ -33,13 +33,13 @@ async def retry(flow: Flow, question_id: int) -> int:
     return reply.question_attempt.id
 
 
-async def compare(flow: Flow, question_id: int) -> apb.CompareAttemptsResponse:
+async def compare(flow: Flow, question_id: int) -> ppb.CompareAttemptsResponse:
     return await flow.analysis.CompareAttempts(
-        apb.CompareAttemptsRequest(question_id=question_id), metadata=flow.account.metadata
+        ppb.CompareAttemptsRequest(question_id=question_id), metadata=flow.account.metadata
     )
 
 
-def by_metric(reply: apb.CompareAttemptsResponse) -> dict[int, apb.MetricChange]:
+def by_metric(reply: ppb.CompareAttemptsResponse) -> dict[int, ppb.MetricChange]:
     return {change.metric: change for change in reply.changes}
 
 
@@ -69,17 +69,17 @@ async def test_a_better_retry_says_what_changed_in_numbers_and_words(
     assert reply.latest_question_attempt_id == second
     changes = by_metric(reply)
     assert len(changes) == 6
-    overall = changes[apb.METRIC_OVERALL_SCORE]
+    overall = changes[ppb.METRIC_OVERALL_SCORE]
     assert (overall.previous, overall.latest) == (before.overall_score, after.overall_score)
     assert overall.change_from_previous == after.overall_score - before.overall_score > 0
-    assert overall.direction == apb.CHANGE_DIRECTION_IMPROVED
-    fillers = changes[apb.METRIC_FILLERS_PER_MINUTE]
+    assert overall.direction == ppb.CHANGE_DIRECTION_IMPROVED
+    fillers = changes[ppb.METRIC_FILLERS_PER_MINUTE]
     assert fillers.previous == pytest.approx(before.delivery.fillers_per_minute)
     assert fillers.latest == pytest.approx(after.delivery.fillers_per_minute)
-    assert fillers.direction == apb.CHANGE_DIRECTION_IMPROVED
+    assert fillers.direction == ppb.CHANGE_DIRECTION_IMPROVED
     assert fillers.summary.startswith("fillers fell from")
-    assert changes[apb.METRIC_CONTENT_SCORE].latest == after.content.score
-    assert changes[apb.METRIC_DELIVERY_SCORE].latest == after.delivery.score
+    assert changes[ppb.METRIC_CONTENT_SCORE].latest == after.content.score
+    assert changes[ppb.METRIC_DELIVERY_SCORE].latest == after.delivery.score
 
     gained = [c for c in after.content.covered_concepts if c not in before.content.covered_concepts]
     assert gained and list(reply.concepts_gained) == gained
@@ -95,12 +95,12 @@ async def test_a_better_retry_says_what_changed_in_numbers_and_words(
     assert again.answered_attempt_count == 3
     assert again.previous_question_attempt_id == second
     assert again.first_question_attempt_id == flow.attempts[0]
-    overall = by_metric(again)[apb.METRIC_OVERALL_SCORE]
+    overall = by_metric(again)[ppb.METRIC_OVERALL_SCORE]
     latest = await analyse(flow, third)
     assert overall.previous == after.overall_score
     assert overall.first == before.overall_score
     assert overall.change_from_first == latest.overall_score - before.overall_score
-    assert overall.direction == apb.CHANGE_DIRECTION_WORSENED
+    assert overall.direction == ppb.CHANGE_DIRECTION_WORSENED
     assert set(again.concepts_dropped) >= set(gained)
     assert "which you covered last time" in again.summary
 
@@ -119,7 +119,7 @@ async def test_compare_attempts_is_guarded(
     intruder = await register(via_fake.stubs)
     await expect_status(
         flow.analysis.CompareAttempts(
-            apb.CompareAttemptsRequest(question_id=flow.questions[0].id),
+            ppb.CompareAttemptsRequest(question_id=flow.questions[0].id),
             metadata=intruder.metadata,
         ),
         grpc.StatusCode.NOT_FOUND,

@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pool
 import generated.samvaad.v1.analysis_pb2
 import generated.samvaad.v1.auth_pb2
 import generated.samvaad.v1.interview_pb2
+import generated.samvaad.v1.practice_pb2
 import generated.samvaad.v1.resume_pb2
 import generated.samvaad.v1.transcription_pb2  # noqa: F401  (registers the descriptors)
 

@@ -14,6 +14,7 @@ import pytest
 
 from generated.samvaad.v1 import analysis_pb2 as apb
 from generated.samvaad.v1 import interview_pb2 as ipb
+from generated.samvaad.v1 import practice_pb2 as ppb
 from server.domain.analysis.metrics import RULES, Metric, number
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import RunningServer
@@ -34,9 +35,9 @@ from tests.test_compare_attempts import compare, retry
 __all__ = ["via_fake"]
 
 METRICS = {
-    apb.METRIC_OVERALL_SCORE: "overall_score",
-    apb.METRIC_FILLERS_PER_MINUTE: "fillers_per_minute",
-    apb.METRIC_LONG_PAUSES: "long_pauses",
+    ppb.METRIC_OVERALL_SCORE: "overall_score",
+    ppb.METRIC_FILLERS_PER_MINUTE: "fillers_per_minute",
+    ppb.METRIC_LONG_PAUSES: "long_pauses",
 }
 
 
@@ -53,15 +54,15 @@ def answer(
 
 
 def value(metric: int, analysis: apb.AnswerAnalysis) -> float:
-    if metric == apb.METRIC_OVERALL_SCORE:
+    if metric == ppb.METRIC_OVERALL_SCORE:
         return analysis.overall_score
-    if metric == apb.METRIC_FILLERS_PER_MINUTE:
+    if metric == ppb.METRIC_FILLERS_PER_MINUTE:
         return analysis.delivery.fillers_per_minute
     return len(analysis.delivery.long_pauses)
 
 
 def check_comparison(
-    reply: apb.CompareAttemptsResponse, before: apb.AnswerAnalysis, after: apb.AnswerAnalysis
+    reply: ppb.CompareAttemptsResponse, before: apb.AnswerAnalysis, after: apb.AnswerAnalysis
 ) -> None:
     """Each number and sentence of a comparison against the two analyses."""
     changes = {c.metric: c for c in reply.changes}
@@ -70,13 +71,13 @@ def check_comparison(
         was, now = value(metric, before), value(metric, after)
         assert change.previous == pytest.approx(was)
         assert change.latest == pytest.approx(now)
-        better = now > was if metric == apb.METRIC_OVERALL_SCORE else now < was
-        worse = now < was if metric == apb.METRIC_OVERALL_SCORE else now > was
-        if change.direction == apb.CHANGE_DIRECTION_IMPROVED:
+        better = now > was if metric == ppb.METRIC_OVERALL_SCORE else now < was
+        worse = now < was if metric == ppb.METRIC_OVERALL_SCORE else now > was
+        if change.direction == ppb.CHANGE_DIRECTION_IMPROVED:
             assert better, change
-        elif change.direction == apb.CHANGE_DIRECTION_WORSENED:
+        elif change.direction == ppb.CHANGE_DIRECTION_WORSENED:
             assert worse, change
-        if change.direction != apb.CHANGE_DIRECTION_UNCHANGED:
+        if change.direction != ppb.CHANGE_DIRECTION_UNCHANGED:
             verb = "rose" if now > was else "fell"
             assert f"{verb} from {number(was)} to {number(now)}" in change.summary
             assert change.summary in reply.summary
@@ -179,46 +180,46 @@ async def test_three_interviews_with_retries_progress_and_comparisons_tell_the_t
         flow, report = await play_interview(via_fake, fake_openai, flow, level)
         reports.append(report)
         progress = await flow.analysis.GetProgress(
-            apb.GetProgressRequest(), metadata=flow.account.metadata
+            ppb.GetProgressRequest(), metadata=flow.account.metadata
         )
         assert progress.completed_interview_count == level + 1
         if level < 2:  # honest with little data: no trend from one or two points
-            assert all(m.trend == apb.TREND_NOT_ENOUGH_DATA for m in progress.metrics)
+            assert all(m.trend == ppb.TREND_NOT_ENOUGH_DATA for m in progress.metrics)
             assert f"complete {2 - level} more to see a trend" in progress.summary
     assert flow is not None
 
     overall = [r.overall_score for r in reports]
     assert overall[0] < overall[1] < overall[2], overall
     metrics = {m.metric: m for m in progress.metrics}
-    points = metrics[apb.METRIC_OVERALL_SCORE].points
+    points = metrics[ppb.METRIC_OVERALL_SCORE].points
     assert [p.interview_id for p in points] == [r.interview_id for r in reports]
     assert [p.value for p in points] == overall
     assert [p.complete_time.ToDatetime() for p in points] == sorted(
         p.complete_time.ToDatetime() for p in points
     )
-    assert metrics[apb.METRIC_CONTENT_SCORE].points[-1].value == reports[-1].content_score
-    assert metrics[apb.METRIC_DELIVERY_SCORE].points[0].value == reports[0].delivery_score
+    assert metrics[ppb.METRIC_CONTENT_SCORE].points[-1].value == reports[-1].content_score
+    assert metrics[ppb.METRIC_DELIVERY_SCORE].points[0].value == reports[0].delivery_score
     for metric, higher_is_better in [
-        (apb.METRIC_OVERALL_SCORE, True),
-        (apb.METRIC_DELIVERY_SCORE, True),
-        (apb.METRIC_FILLERS_PER_MINUTE, False),
-        (apb.METRIC_LONG_PAUSES, False),
+        (ppb.METRIC_OVERALL_SCORE, True),
+        (ppb.METRIC_DELIVERY_SCORE, True),
+        (ppb.METRIC_FILLERS_PER_MINUTE, False),
+        (ppb.METRIC_LONG_PAUSES, False),
     ]:
         series = metrics[metric]
         values = [p.value for p in series.points]
         # What the numbers say: the line's rise over the span against twice the noise.
-        noise = RULES[Metric(apb.Metric.Name(metric).removeprefix("METRIC_").lower())].threshold
+        noise = RULES[Metric(ppb.Metric.Name(metric).removeprefix("METRIC_").lower())].threshold
         rise = slope(values) * (len(values) - 1) * (1 if higher_is_better else -1)
         said = (
-            apb.TREND_STEADY
+            ppb.TREND_STEADY
             if abs(rise) < 2 * noise
-            else apb.TREND_IMPROVING
+            else ppb.TREND_IMPROVING
             if rise > 0
-            else apb.TREND_WORSENING
+            else ppb.TREND_WORSENING
         )
         assert series.trend == said, (metric, values, series.summary)
         # The report's questions' latest answers, averaged: what each point must be.
-        if metric == apb.METRIC_FILLERS_PER_MINUTE:
+        if metric == ppb.METRIC_FILLERS_PER_MINUTE:
             expected = [
                 round(
                     sum(q.analysis.delivery.fillers_per_minute for q in r.questions if q.answered)
@@ -230,7 +231,7 @@ async def test_three_interviews_with_retries_progress_and_comparisons_tell_the_t
             assert values == expected
         gain = slope(values) * (len(values) - 1) * (1 if higher_is_better else -1)
         assert gain > 0, (metric, values)
-        assert series.trend == apb.TREND_IMPROVING, (metric, values, series.summary)
+        assert series.trend == ppb.TREND_IMPROVING, (metric, values, series.summary)
         assert f"from {number(values[0])} to {number(values[-1])} over 3 interviews" in (
             series.summary
         )

@@ -8,6 +8,7 @@ import pytest
 
 from generated.samvaad.v1 import analysis_pb2 as apb
 from generated.samvaad.v1 import interview_pb2 as ipb
+from generated.samvaad.v1 import practice_pb2 as ppb
 from server.domain.analysis.metrics import Metric
 from server.domain.analysis.progress import Trend, _metric_progress, streak
 from tests.fake_openai import FakeOpenAI
@@ -58,10 +59,10 @@ async def test_progress_is_honest_with_one_interview_and_filters_by_track(
     flow = await start_flow(via_fake, count=2)
     md = flow.account.metadata
 
-    empty = await flow.analysis.GetProgress(apb.GetProgressRequest(), metadata=md)
+    empty = await flow.analysis.GetProgress(ppb.GetProgressRequest(), metadata=md)
     assert empty.completed_interview_count == 0
     assert [m.metric for m in empty.metrics] == list(range(1, 7))
-    assert all(m.trend == apb.TREND_NOT_ENOUGH_DATA and not m.points for m in empty.metrics)
+    assert all(m.trend == ppb.TREND_NOT_ENOUGH_DATA and not m.points for m in empty.metrics)
     assert "complete 3 more to see a trend" in empty.summary
     assert empty.streak.current_days == 0 and not empty.streak.HasField("last_practice_time")
 
@@ -73,7 +74,7 @@ async def test_progress_is_honest_with_one_interview_and_filters_by_track(
         ipb.CompleteInterviewRequest(interview_id=flow.interview_id), metadata=md
     )
     progress = await flow.analysis.GetProgress(
-        apb.GetProgressRequest(track="Data Science"), metadata=md
+        ppb.GetProgressRequest(track="Data Science"), metadata=md
     )
     report = (
         await flow.analysis.GetInterviewReport(
@@ -83,11 +84,11 @@ async def test_progress_is_honest_with_one_interview_and_filters_by_track(
     assert progress.track == "data_science"
     assert progress.completed_interview_count == 1
     overall = progress.metrics[0]
-    assert overall.metric == apb.METRIC_OVERALL_SCORE
+    assert overall.metric == ppb.METRIC_OVERALL_SCORE
     assert [(p.interview_id, p.value) for p in overall.points] == [
         (flow.interview_id, report.overall_score)
     ]
-    assert overall.trend == apb.TREND_NOT_ENOUGH_DATA
+    assert overall.trend == ppb.TREND_NOT_ENOUGH_DATA
     assert "a trend needs 3 completed interviews; you have 1 completed interview" in (
         overall.summary
     )
@@ -98,12 +99,12 @@ async def test_progress_is_honest_with_one_interview_and_filters_by_track(
     assert progress.streak.practice_days == 1
 
     other_track = await flow.analysis.GetProgress(
-        apb.GetProgressRequest(track="backend"), metadata=md
+        ppb.GetProgressRequest(track="backend"), metadata=md
     )
     assert other_track.completed_interview_count == 0
     assert other_track.streak.current_days == 1  # practice is practice, on any track
     stranger = await register(via_fake.stubs)
-    theirs = await flow.analysis.GetProgress(apb.GetProgressRequest(), metadata=stranger.metadata)
+    theirs = await flow.analysis.GetProgress(ppb.GetProgressRequest(), metadata=stranger.metadata)
     assert theirs.completed_interview_count == 0
     assert theirs.streak.practice_days == 0
 

@@ -17,7 +17,7 @@ from clients.samvaad_cli import output as fmt
 from clients.samvaad_cli.commands import Command, _answered_slot, _attempt_of_answer, _interview
 from clients.samvaad_cli.output import Output, to_json
 from clients.samvaad_cli.session import Session
-from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2
+from generated.samvaad.v1 import auth_pb2, interview_pb2, practice_pb2
 
 # command(name, handler, help): adds a subcommand to `samvaad` (cli.build_parser).
 CommandAdder = Callable[[str, Command, str], argparse.ArgumentParser]
@@ -37,17 +37,17 @@ def create_follow_up(
     return reply
 
 
-def compare_attempts(session: Session, question_id: int) -> analysis_pb2.CompareAttemptsResponse:
-    request = analysis_pb2.CompareAttemptsRequest(question_id=question_id)
-    reply: analysis_pb2.CompareAttemptsResponse = session.call_authorized(
+def compare_attempts(session: Session, question_id: int) -> practice_pb2.CompareAttemptsResponse:
+    request = practice_pb2.CompareAttemptsRequest(question_id=question_id)
+    reply: practice_pb2.CompareAttemptsResponse = session.call_authorized(
         lambda md: session.analysis.CompareAttempts(request, metadata=md, timeout=session.timeout)
     )
     return reply
 
 
-def get_progress(session: Session, track: str) -> analysis_pb2.GetProgressResponse:
-    request = analysis_pb2.GetProgressRequest(track=track)
-    reply: analysis_pb2.GetProgressResponse = session.call_authorized(
+def get_progress(session: Session, track: str) -> practice_pb2.GetProgressResponse:
+    request = practice_pb2.GetProgressRequest(track=track)
+    reply: practice_pb2.GetProgressResponse = session.call_authorized(
         lambda md: session.analysis.GetProgress(request, metadata=md, timeout=session.timeout)
     )
     return reply
@@ -65,12 +65,12 @@ def update_profile(
     return reply
 
 
-def _metric_name(value: analysis_pb2.Metric.ValueType) -> str:
-    return analysis_pb2.Metric.Name(value).removeprefix("METRIC_").replace("_", " ").lower()
+def _metric_name(value: practice_pb2.Metric.ValueType) -> str:
+    return practice_pb2.Metric.Name(value).removeprefix("METRIC_").replace("_", " ").lower()
 
 
-def _direction_name(value: analysis_pb2.ChangeDirection.ValueType) -> str:
-    return analysis_pb2.ChangeDirection.Name(value).removeprefix("CHANGE_DIRECTION_").lower()
+def _direction_name(value: practice_pb2.ChangeDirection.ValueType) -> str:
+    return practice_pb2.ChangeDirection.Name(value).removeprefix("CHANGE_DIRECTION_").lower()
 
 
 def _signed(value: float) -> str:
@@ -129,7 +129,7 @@ def progress(session: Session, args: argparse.Namespace, out: Output) -> None:
             (
                 _metric_name(m.metric),
                 " → ".join(f"{round(p.value, 1):g}" for p in m.points) or "-",
-                analysis_pb2.Trend.Name(m.trend).removeprefix("TREND_").replace("_", " ").lower(),
+                practice_pb2.Trend.Name(m.trend).removeprefix("TREND_").replace("_", " ").lower(),
             )
             for m in reply.metrics
         ),

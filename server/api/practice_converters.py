@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generated.samvaad.v1 import analysis_pb2
+from generated.samvaad.v1 import practice_pb2
 from server.api.converters import named_value, timestamp
 from server.domain.analysis.compare import Comparison
 from server.domain.analysis.metrics import Metric
@@ -12,11 +12,11 @@ from server.domain.analysis.progress import Progress
 
 
 def metric(value: Metric) -> Any:
-    return named_value(analysis_pb2.Metric, "METRIC", value.value)
+    return named_value(practice_pb2.Metric, "METRIC", value.value)
 
 
-def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
-    return analysis_pb2.CompareAttemptsResponse(
+def comparison(result: Comparison) -> practice_pb2.CompareAttemptsResponse:
+    return practice_pb2.CompareAttemptsResponse(
         question_id=result.question_id,
         question_text=result.question_text,
         answered_attempt_count=result.answered_attempts,
@@ -24,7 +24,7 @@ def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
         previous_question_attempt_id=result.previous_attempt_id,
         first_question_attempt_id=result.first_attempt_id,
         changes=[
-            analysis_pb2.MetricChange(
+            practice_pb2.MetricChange(
                 metric=metric(c.metric),
                 latest=c.latest,
                 previous=c.previous,
@@ -32,7 +32,7 @@ def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
                 change_from_previous=c.change_from_previous,
                 change_from_first=c.change_from_first,
                 direction=named_value(
-                    analysis_pb2.ChangeDirection, "CHANGE_DIRECTION", c.direction.value
+                    practice_pb2.ChangeDirection, "CHANGE_DIRECTION", c.direction.value
                 ),
                 summary=c.summary,
             )
@@ -44,16 +44,16 @@ def comparison(result: Comparison) -> analysis_pb2.CompareAttemptsResponse:
     )
 
 
-def progress(result: Progress) -> analysis_pb2.GetProgressResponse:
+def progress(result: Progress) -> practice_pb2.GetProgressResponse:
     streak = result.streak
-    return analysis_pb2.GetProgressResponse(
+    return practice_pb2.GetProgressResponse(
         track=result.track,
         completed_interview_count=result.completed_interviews,
         metrics=[
-            analysis_pb2.MetricProgress(
+            practice_pb2.MetricProgress(
                 metric=metric(m.metric),
                 points=[
-                    analysis_pb2.ProgressPoint(
+                    practice_pb2.ProgressPoint(
                         interview_id=p.interview_id,
                         track=p.track,
                         complete_time=timestamp(p.completed_at),
@@ -61,16 +61,16 @@ def progress(result: Progress) -> analysis_pb2.GetProgressResponse:
                     )
                     for p in m.points
                 ],
-                trend=named_value(analysis_pb2.Trend, "TREND", m.trend.value),
+                trend=named_value(practice_pb2.Trend, "TREND", m.trend.value),
                 summary=m.summary,
             )
             for m in result.metrics
         ],
         missed_concepts=[
-            analysis_pb2.MissedConcept(concept=concept, interview_count=count)
+            practice_pb2.MissedConcept(concept=concept, interview_count=count)
             for concept, count in result.missed_concepts
         ],
-        streak=analysis_pb2.PracticeStreak(
+        streak=practice_pb2.PracticeStreak(
             current_days=streak.current_days,
             longest_days=streak.longest_days,
             practice_days=streak.practice_days,

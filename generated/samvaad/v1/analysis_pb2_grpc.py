@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from generated.samvaad.v1 import analysis_pb2 as samvaad_dot_v1_dot_analysis__pb2
+from generated.samvaad.v1 import practice_pb2 as samvaad_dot_v1_dot_practice__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -47,13 +48,13 @@ class AnalysisServiceStub:
                 _registered_method=True)
         self.CompareAttempts = channel.unary_unary(
                 '/samvaad.v1.AnalysisService/CompareAttempts',
-                request_serializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.SerializeToString,
-                response_deserializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.FromString,
+                request_serializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.FromString,
                 _registered_method=True)
         self.GetProgress = channel.unary_unary(
                 '/samvaad.v1.AnalysisService/GetProgress',
-                request_serializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.SerializeToString,
-                response_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.FromString,
+                request_serializer=samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.FromString,
                 _registered_method=True)
 
 
@@ -109,13 +110,13 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
             ),
             'CompareAttempts': grpc.unary_unary_rpc_method_handler(
                     servicer.CompareAttempts,
-                    request_deserializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.FromString,
-                    response_serializer=samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.SerializeToString,
+                    request_deserializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.SerializeToString,
             ),
             'GetProgress': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProgress,
-                    request_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.FromString,
-                    response_serializer=samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.SerializeToString,
+                    request_deserializer=samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -198,8 +199,8 @@ class AnalysisService:
             request,
             target,
             '/samvaad.v1.AnalysisService/CompareAttempts',
-            samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsRequest.SerializeToString,
-            samvaad_dot_v1_dot_analysis__pb2.CompareAttemptsResponse.FromString,
+            samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.SerializeToString,
+            samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -225,8 +226,8 @@ class AnalysisService:
             request,
             target,
             '/samvaad.v1.AnalysisService/GetProgress',
-            samvaad_dot_v1_dot_analysis__pb2.GetProgressRequest.SerializeToString,
-            samvaad_dot_v1_dot_analysis__pb2.GetProgressResponse.FromString,
+            samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.SerializeToString,
+            samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,
