@@ -43,10 +43,13 @@ from server.db.engine import create_engine
 from server.domain.analysis.content.openai_analyser import create_content_analyser
 from server.domain.analysis.service import AnalysisService
 from server.domain.auth import AuthService
+from server.domain.followups import FollowUpService
 from server.domain.interviews import InterviewService
 from server.domain.paging import PageTokenCodec
 from server.domain.passwords import PasswordHasher
+from server.domain.profiles import ProfileService
 from server.domain.questions.bank import load_bank
+from server.domain.questions.follow_up import create_follow_up_writer
 from server.domain.questions.offline import OfflineQuestionGenerator
 from server.domain.questions.openai_generator import OpenAIQuestionGenerator
 from server.domain.questions.types import QuestionGenerator
@@ -76,7 +79,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "auth": ServiceSpec(
         _full_name(auth_pb2, "AuthService"),
         lambda app, server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(app.auth, app.settings.trusted_proxy_networks), server
+            AuthServicer(app.auth, app.profiles, app.settings.trusted_proxy_networks), server
         ),
     ),
     "resume": ServiceSpec(
@@ -88,7 +91,7 @@ SERVICES: dict[str, ServiceSpec] = {
     "interview": ServiceSpec(
         _full_name(interview_pb2, "InterviewService"),
         lambda app, server: interview_pb2_grpc.add_InterviewServiceServicer_to_server(
-            InterviewServicer(app.interviews), server
+            InterviewServicer(app.interviews, app.follow_ups), server
         ),
     ),
     "transcription": ServiceSpec(
@@ -121,7 +124,9 @@ class App:
     hasher: PasswordHasher
     auth: AuthService
     resumes: ResumeService
+    profiles: ProfileService
     interviews: InterviewService
+    follow_ups: FollowUpService
     transcriptions: TranscriptionService
     analyses: AnalysisService
     stt_engine: TranscriptionEngine
@@ -178,6 +183,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
     generator: QuestionGenerator = (
         OpenAIQuestionGenerator(llm, offline_questions) if llm else offline_questions
     )
+    profiles = ProfileService(database)
     interviews = InterviewService(
         database,
         generator,
@@ -185,6 +191,7 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         page_tokens=PageTokenCodec(settings.jwt_secret_key.get_secret_value().encode()),
         track_aliases=bank.track_aliases,
         bank=bank,
+        tailoring=profiles.tailored,
     )
     engine = stt_engine or create_stt_engine(settings)
     audio_intake = AudioIntake.from_settings(settings)
@@ -192,7 +199,10 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         database, audio_intake, engine, profiles=resumes.candidate_profile
     )
     analyses = AnalysisService(
-        database, create_content_analyser(llm), profiles=resumes.candidate_profile
+        database,
+        create_content_analyser(llm),
+        profiles=resumes.candidate_profile,
+        track_aliases=bank.track_aliases,
     )
     return App(
         settings=settings,
@@ -201,7 +211,9 @@ def build_app(settings: Settings, stt_engine: TranscriptionEngine | None = None)
         hasher=hasher,
         auth=auth,
         resumes=resumes,
+        profiles=profiles,
         interviews=interviews,
+        follow_ups=FollowUpService(database, create_follow_up_writer(llm)),
         transcriptions=transcriptions,
         stt_engine=engine,
         audio_intake=audio_intake,

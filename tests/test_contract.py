@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pool
 import generated.samvaad.v1.analysis_pb2
 import generated.samvaad.v1.auth_pb2
 import generated.samvaad.v1.interview_pb2
+import generated.samvaad.v1.practice_pb2
 import generated.samvaad.v1.resume_pb2
 import generated.samvaad.v1.transcription_pb2  # noqa: F401  (registers the descriptors)
 
@@ -21,14 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Names from the public API contract that clients are written against.
 SERVICES = {
-    "AuthService": ["Register", "Login", "RefreshToken", "Logout", "GetMe"],
+    "AuthService": ["Register", "Login", "RefreshToken", "Logout", "GetMe", "UpdateProfile"],
     "ResumeService": ["UploadResume", "GetMyResume", "GetKnowledgeSet"],
     "InterviewService": [
         "CreateInterview", "GenerateQuestions", "CompleteInterview", "GetInterview",
         "ListInterviews", "ListQuestions", "ListQuestionAttempts", "CreateQuestionAttempt",
+        "CreateFollowUpQuestion",
     ],
     "TranscriptionService": ["TranscribeAnswer", "GetTranscription"],
-    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport"],
+    "AnalysisService": ["AnalyzeAnswer", "GetInterviewReport", "CompareAttempts", "GetProgress"],
 }  # fmt: skip
 MESSAGE_FIELDS = {
     "RegisterRequest": ["email", "password", "name"],
@@ -39,7 +41,10 @@ MESSAGE_FIELDS = {
     "RefreshTokenResponse": ["tokens"],
     "LogoutRequest": ["refresh_token"],
     "GetMeResponse": ["user"],
-    "User": ["id", "email", "name", "create_time", "has_resume"],
+    "User": ["id", "email", "name", "create_time", "has_resume", "profile"],
+    "Profile": ["degree", "institution", "graduation_year", "target_role", "onboarded"],
+    "UpdateProfileRequest": ["profile", "update_mask"],
+    "UpdateProfileResponse": ["user"],
     "AuthTokens": [
         "access_token", "access_token_expire_time", "refresh_token",
         "refresh_token_expire_time", "token_type",
@@ -66,7 +71,7 @@ MESSAGE_FIELDS = {
     "CompleteInterviewResponse": ["interview"],
     "GetInterviewRequest": ["interview_id"],
     "GetInterviewResponse": ["interview"],
-    "ListInterviewsRequest": ["page_size", "page_token"],
+    "ListInterviewsRequest": ["page_size", "page_token", "track", "status"],
     "ListInterviewsResponse": ["interviews", "next_page_token"],
     "ListQuestionsRequest": ["interview_id", "page_size", "page_token"],
     "ListQuestionsResponse": ["questions", "next_page_token"],
@@ -76,9 +81,15 @@ MESSAGE_FIELDS = {
     "CreateQuestionAttemptResponse": ["question_attempt"],
     "Interview": [
         "id", "track", "difficulty", "status", "create_time", "complete_time",
-        "question_count", "answered_count",
+        "question_count", "answered_count", "overall_score", "content_score", "delivery_score",
+        "next_steps",
     ],
-    "Question": ["id", "interview_id", "position", "text", "topic", "category", "difficulty"],
+    "Question": [
+        "id", "interview_id", "position", "text", "topic", "category", "difficulty",
+        "parent_question_id",
+    ],
+    "CreateFollowUpQuestionRequest": ["question_attempt_id"],
+    "CreateFollowUpQuestionResponse": ["question", "question_attempt"],
     "QuestionAttempt": [
         "id", "question_id", "interview_id", "question_text", "create_time", "has_transcription",
     ],
@@ -95,6 +106,9 @@ MESSAGE_FIELDS = {
     "AnalyzeAnswerRequest": ["question_attempt_id"],
     "AnalyzeAnswerResponse": ["analysis"],
     "GetInterviewReportRequest": ["interview_id"],
+    "CompareAttemptsRequest": ["question_id"],
+    "GetProgressRequest": ["track"],
+    "GetProgressResponse": ["metrics", "missed_concepts", "streak"],
     "GetInterviewReportResponse": ["report"],
     "AnswerAnalysis": [
         "question_attempt_id", "question_id", "overall_score", "delivery", "content",
@@ -107,8 +121,10 @@ MESSAGE_FIELDS = {
     ],
     "InterviewReport": [
         "interview_id", "question_count", "answered_count", "overall_score", "questions",
-        "update_time",
+        "update_time", "rubric", "total_answer_duration", "total_recorded_duration",
+        "next_practice",
     ],
+    "NextPractice": ["track", "difficulty", "question_ids", "reason"],
 }  # fmt: skip
 # Closed sets that travel as strings too, for clients written before their enums: each
 # string field stays, deprecated, beside its enum field.

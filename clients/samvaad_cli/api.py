@@ -135,13 +135,20 @@ def complete_interview(
     return reply
 
 
-def list_interviews(session: Session) -> list[interview_pb2.Interview]:
+def list_interviews(
+    session: Session,
+    track: str = "",
+    status: interview_pb2.InterviewStatus.ValueType = interview_pb2.INTERVIEW_STATUS_UNSPECIFIED,
+) -> list[interview_pb2.Interview]:
+    """Every page of the caller's interviews, newest first; `track` and `status` filter."""
     return [
         interview
         for page in _pages(
             session,
             lambda token, md: session.interview.ListInterviews(
-                interview_pb2.ListInterviewsRequest(page_size=LIST_PAGE_SIZE, page_token=token),
+                interview_pb2.ListInterviewsRequest(
+                    page_size=LIST_PAGE_SIZE, page_token=token, track=track, status=status
+                ),
                 metadata=md,
                 timeout=session.timeout,
             ),

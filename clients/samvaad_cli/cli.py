@@ -5,6 +5,7 @@ samvaad resume upload resume.pdf
 samvaad interview start --track backend --questions 3 --use-resume
 samvaad answer answer.ogg          # the next unanswered question of your active interview
 samvaad report
+samvaad followup                    # a follow-up question written from your latest answer
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import grpc
 
-from clients.samvaad_cli import api, commands
+from clients.samvaad_cli import api, commands, practice
 from clients.samvaad_cli.errors import CliError, Situation, advise, describe
 from clients.samvaad_cli.output import Output
 from clients.samvaad_cli.session import SERVER_ENV, ServerOptions, Session, default_server
@@ -144,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     child.add_argument("--yes", action="store_true", help="complete it even if nothing is answered")
 
-    command("list", commands.list_interviews, "list your interviews, newest first")
+    child = command(
+        "list", commands.list_interviews, "list your interviews with their scores, newest first"
+    )
+    child.add_argument("--track", default="", help="only this track")
+    child.add_argument("--status", choices=list(commands.STATUSES), default="all")
     command("questions", commands.questions, "list the questions of an interview").add_argument(
         "interview_id", type=int, nargs="?", default=0, help=interview_id_help
     )
@@ -199,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("report", commands.report, "the feedback report of an interview").add_argument(
         "interview_id", type=int, nargs="?", default=0, help=interview_id_help
     )
+
+    practice.add_commands(command)
 
     command("health", commands.health, "check the server's health (exit 1 unless SERVING)")
     sub.choices["health"].add_argument("--service", default="", help="default: the whole server")

@@ -202,8 +202,15 @@ def _confirm_completing_unanswered(interview: interview_pb2.Interview, yes: bool
     )
 
 
+STATUSES = {
+    "all": interview_pb2.INTERVIEW_STATUS_UNSPECIFIED,
+    "active": interview_pb2.INTERVIEW_STATUS_ACTIVE,
+    "completed": interview_pb2.INTERVIEW_STATUS_COMPLETED,
+}
+
+
 def list_interviews(session: Session, args: argparse.Namespace, out: Output) -> None:
-    interviews = api.list_interviews(session)
+    interviews = api.list_interviews(session, args.track, STATUSES[args.status])
     out.result(
         {"interviews": [to_json(i) for i in interviews]},
         fmt.interviews_table(f"Your interviews ({len(interviews)})", interviews),

@@ -113,7 +113,7 @@ def rows_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[objec
 def interviews_table(title: str, interviews: Iterable[interview_pb2.Interview]) -> Table:
     return rows_table(
         title,
-        ["id", "track", "difficulty", "status", "questions", "answered", "created"],
+        ["id", "track", "difficulty", "status", "questions", "answered", "score", "created"],
         (
             (
                 i.id,
@@ -122,10 +122,21 @@ def interviews_table(title: str, interviews: Iterable[interview_pb2.Interview]) 
                 status_name(i.status),
                 i.question_count,
                 i.answered_count,
+                _scores(i),
                 when(i.create_time),
             )
             for i in interviews
         ),
+    )
+
+
+def _scores(interview: interview_pb2.Interview) -> str:
+    """ "71 (content 64, delivery 82)", or "-" before a report has an answer."""
+    if not interview.HasField("overall_score"):
+        return "-"
+    return (
+        f"{interview.overall_score} (content {interview.content_score}, "
+        f"delivery {interview.delivery_score})"
     )
 
 

@@ -272,7 +272,26 @@ def report_renderables(report: analysis_pb2.InterviewReport) -> list[RenderableT
             ("overall", f"{report.overall_score}/100"),
             ("delivery", f"{report.delivery_score}/100"),
             ("content", f"{report.content_score}/100"),
+            (
+                "time",
+                f"{fmt.seconds(report.total_answer_duration)} answering, "
+                f"{fmt.seconds(report.total_recorded_duration)} recorded with retries",
+            ),
         ],
+    )
+    rubric = fmt.rows_table(
+        "Rubric",
+        ["criterion", "area", "score"],
+        (
+            (
+                analysis_pb2.RubricCriterion.Name(r.criterion)
+                .removeprefix("RUBRIC_CRITERION_")
+                .lower(),
+                analysis_pb2.RubricArea.Name(r.area).removeprefix("RUBRIC_AREA_").lower(),
+                r.score,
+            )
+            for r in report.rubric
+        ),
     )
     per_question = fmt.rows_table(
         "Questions",
@@ -300,4 +319,11 @@ def report_renderables(report: analysis_pb2.InterviewReport) -> list[RenderableT
             *(("next", s) for s in report.next_steps),
         ],
     )
-    return [summary, per_question, advice]
+    practice = report.next_practice
+    level = fmt.difficulty_name(practice.difficulty)
+    retry = f" --question {practice.question_positions[0]}" if practice.question_positions else ""
+    recommended = (
+        f"Practise next: {practice.track} at {level}. {practice.reason} "
+        + (f"(`samvaad retry {report.interview_id}{retry}`)" if retry else "")
+    ).strip()
+    return [summary, per_question, rubric, advice, recommended]

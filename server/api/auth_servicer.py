@@ -11,6 +11,7 @@ from generated.samvaad.v1 import auth_pb2, auth_pb2_grpc
 from server.api import converters
 from server.api.context import current_user_id
 from server.domain.auth import AuthService
+from server.domain.profiles import ProfileService
 
 Context = Any
 
@@ -65,8 +66,11 @@ def client_address(
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, auth: AuthService, trusted_proxies: Sequence[Network] = ()) -> None:
+    def __init__(
+        self, auth: AuthService, profiles: ProfileService, trusted_proxies: Sequence[Network] = ()
+    ) -> None:
         self._auth = auth
+        self._profiles = profiles
         self._trusted_proxies = tuple(trusted_proxies)
 
     def _peer_of(self, context: Context) -> str:
@@ -112,3 +116,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.GetMeResponse(
             user=converters.user(await self._auth.get_me(current_user_id()))
         )
+
+    async def UpdateProfile(
+        self, request: auth_pb2.UpdateProfileRequest, context: Context
+    ) -> auth_pb2.UpdateProfileResponse:
+        updated = await self._profiles.update(
+            current_user_id(),
+            converters.profile_from_proto(request.profile),
+            list(request.update_mask.paths),
+        )
+        return auth_pb2.UpdateProfileResponse(user=converters.user(updated))

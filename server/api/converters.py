@@ -11,6 +11,7 @@ from generated.samvaad.v1 import analysis_pb2, auth_pb2, interview_pb2, transcri
 from server.domain.analysis.service import StoredAnalysis, StoredReport
 from server.domain.analysis.types import ContentFeedback, DeliveryMetrics, Finding, Pace
 from server.domain.auth import TokenPair, UserProfile
+from server.domain.candidate import Profile
 from server.domain.interviews import AttemptView, InterviewView, QuestionView
 from server.domain.questions.types import Difficulty
 from server.domain.transcriptions import AnswerConfig, StoredTranscription
@@ -42,12 +43,30 @@ def named_value(enum: Any, prefix: str, name: str) -> Any:
 
 
 def user(profile: UserProfile) -> auth_pb2.User:
+    about = profile.profile
     return auth_pb2.User(
         id=profile.id,
         email=profile.email,
         name=profile.name,
         create_time=timestamp(profile.created_at),
         has_resume=profile.has_resume,
+        profile=auth_pb2.Profile(
+            degree=about.degree,
+            institution=about.institution,
+            graduation_year=about.graduation_year or 0,
+            target_role=about.target_role,
+            onboarded=about.onboarded,
+        ),
+    )
+
+
+def profile_from_proto(message: auth_pb2.Profile) -> Profile:
+    return Profile(
+        degree=message.degree,
+        institution=message.institution,
+        graduation_year=message.graduation_year or None,
+        target_role=message.target_role,
+        onboarded=message.onboarded,
     )
 
 
@@ -87,6 +106,16 @@ def difficulty_from_proto(value: int) -> Difficulty:
     return _DIFFICULTY_FROM_PROTO[value]  # type: ignore[index]
 
 
+def status_from_proto(value: int) -> str:
+    """ "" (every status) for INTERVIEW_STATUS_UNSPECIFIED; an unknown number is a client error."""
+    if value == interview_pb2.INTERVIEW_STATUS_UNSPECIFIED:
+        return ""
+    for name, number in _STATUS_TO_PROTO.items():
+        if number == value:
+            return name
+    raise InvalidArgument.for_field("status", f"status {value} is not an InterviewStatus value")
+
+
 def interview(view: InterviewView) -> interview_pb2.Interview:
     return interview_pb2.Interview(
         id=view.id,
@@ -97,6 +126,10 @@ def interview(view: InterviewView) -> interview_pb2.Interview:
         complete_time=timestamp(view.completed_at),
         question_count=view.question_count,
         answered_count=view.answered_count,
+        overall_score=view.overall_score,
+        content_score=view.content_score,
+        delivery_score=view.delivery_score,
+        next_steps=view.next_steps,
     )
 
 
@@ -110,6 +143,7 @@ def question(view: QuestionView) -> interview_pb2.Question:
         category=view.category,
         difficulty=_DIFFICULTY_TO_PROTO[view.difficulty],
         question_category=_category(view.category),
+        parent_question_id=view.parent_question_id,
     )
 
 
@@ -296,6 +330,7 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
                     if q.analysis
                     else None
                 ),
+                answer_duration=duration(q.answer_seconds) if q.analysis else None,
             )
             for q in report.questions
         ],
@@ -303,4 +338,27 @@ def interview_report(stored: StoredReport) -> analysis_pb2.InterviewReport:
         improvements=report.improvements,
         next_steps=report.next_steps,
         update_time=timestamp(stored.updated_at),
+        rubric=[
+            analysis_pb2.RubricScore(
+                criterion=named_value(
+                    analysis_pb2.RubricCriterion, "RUBRIC_CRITERION", r.criterion
+                ),
+                area=named_value(analysis_pb2.RubricArea, "RUBRIC_AREA", r.area),
+                score=r.score,
+            )
+            for r in report.rubric
+        ],
+        total_answer_duration=duration(report.total_answer_seconds),
+        total_recorded_duration=duration(report.total_recorded_seconds),
+        next_practice=(
+            analysis_pb2.NextPractice(
+                track=practice.track,
+                difficulty=_DIFFICULTY_TO_PROTO[Difficulty(practice.difficulty)],
+                question_ids=practice.question_ids,
+                question_positions=practice.question_positions,
+                reason=practice.reason,
+            )
+            if (practice := report.next_practice)
+            else None
+        ),
     )

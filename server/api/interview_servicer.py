@@ -8,14 +8,16 @@ from generated.samvaad.v1 import interview_pb2 as pb
 from generated.samvaad.v1 import interview_pb2_grpc
 from server.api import converters
 from server.api.context import current_user_id
+from server.domain.followups import FollowUpService
 from server.domain.interviews import InterviewService
 
 Context = Any
 
 
 class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
-    def __init__(self, interviews: InterviewService) -> None:
+    def __init__(self, interviews: InterviewService, follow_ups: FollowUpService) -> None:
         self._interviews = interviews
+        self._follow_ups = follow_ups
 
     async def CreateInterview(
         self, request: pb.CreateInterviewRequest, context: Context
@@ -59,7 +61,11 @@ class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
         self, request: pb.ListInterviewsRequest, context: Context
     ) -> pb.ListInterviewsResponse:
         page = await self._interviews.list_interviews(
-            current_user_id(), request.page_size, request.page_token
+            current_user_id(),
+            request.page_size,
+            request.page_token,
+            track=request.track,
+            status=converters.status_from_proto(request.status),
         )
         return pb.ListInterviewsResponse(
             interviews=[converters.interview(v) for v in page.items],
@@ -93,3 +99,13 @@ class InterviewServicer(interview_pb2_grpc.InterviewServiceServicer):
     ) -> pb.CreateQuestionAttemptResponse:
         view = await self._interviews.create_attempt(current_user_id(), request.question_id)
         return pb.CreateQuestionAttemptResponse(question_attempt=converters.question_attempt(view))
+
+    async def CreateFollowUpQuestion(
+        self, request: pb.CreateFollowUpQuestionRequest, context: Context
+    ) -> pb.CreateFollowUpQuestionResponse:
+        follow_up = await self._follow_ups.create(current_user_id(), request.question_attempt_id)
+        return pb.CreateFollowUpQuestionResponse(
+            question=converters.question(follow_up.question),
+            question_attempt=converters.question_attempt(follow_up.attempt),
+            cached=follow_up.cached,
+        )

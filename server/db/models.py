@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -49,6 +51,12 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # The candidate's profile (UpdateProfile); null until set.
+    degree: Mapped[str | None] = mapped_column(String(128))
+    institution: Mapped[str | None] = mapped_column(String(200))
+    graduation_year: Mapped[int | None] = mapped_column(Integer)
+    target_role: Mapped[str | None] = mapped_column(String(128))
+    onboarded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RefreshToken(Base):
@@ -161,6 +169,8 @@ class Question(Base):
     __table_args__ = (
         # One question per position: a second concurrent set cannot be inserted.
         UniqueConstraint("interview_id", "position"),
+        # At most one follow-up per base question, whatever the races (NULLs never clash).
+        Index("uq_questions_parent_question_id", "parent_question_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -173,6 +183,11 @@ class Question(Base):
     # Concepts a good answer covers; answer analysis measures coverage against them.
     concepts: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The question this one follows up on, in the same interview; null for the questions
+    # of the set. No foreign key: a question is only ever deleted with its interview,
+    # and so with its follow-up (and adding one would copy the table on SQLite, see
+    # migration 0008).
+    parent_question_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class QuestionAttempt(Base):
@@ -235,3 +250,9 @@ class InterviewReportRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Copied out of the payload for ListInterviews, which reads them in its one statement:
+    # the mean scores (null while nothing is answered) and the first three next steps.
+    overall_score: Mapped[int | None] = mapped_column(Integer)
+    content_score: Mapped[int | None] = mapped_column(Integer)
+    delivery_score: Mapped[int | None] = mapped_column(Integer)
+    top_next_steps: Mapped[list[str] | None] = mapped_column(JSON)

@@ -15,11 +15,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from server.clock import utcnow
+from server.domain.candidate import Profile
 from server.domain.passwords import PasswordHasher
 from server.domain.records import UserRecord
 from server.domain.throttles import Throttles, address_bucket
@@ -63,6 +64,7 @@ class UserProfile:
     name: str
     created_at: datetime
     has_resume: bool
+    profile: Profile = field(default_factory=Profile)
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,7 @@ class AuthService:
             raise _account_gone()
         user, has_resume = found
         self._principals.confirm(user_id)
-        return UserProfile(user.id, user.email, user.name, user.created_at, has_resume)
+        return user_profile(user, has_resume)
 
     async def authenticate(self, access_token: str, *, reads_account: bool = False) -> int:
         """The user id behind a valid access token of an existing account.
@@ -397,12 +399,23 @@ def _password_candidates(password: str) -> list[str]:
 
 
 async def _profile(uow: UnitOfWork, user: UserRecord) -> UserProfile:
+    return user_profile(user, await uow.users.has_resume(user.id))
+
+
+def user_profile(user: UserRecord, has_resume: bool) -> UserProfile:
     return UserProfile(
         id=user.id,
         email=user.email,
         name=user.name,
         created_at=user.created_at,
-        has_resume=await uow.users.has_resume(user.id),
+        has_resume=has_resume,
+        profile=Profile(
+            degree=user.degree or "",
+            institution=user.institution or "",
+            graduation_year=user.graduation_year,
+            target_role=user.target_role or "",
+            onboarded=user.onboarded,
+        ),
     )
 
 

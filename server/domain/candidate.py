@@ -1,4 +1,5 @@
-"""What the rest of Samvaad needs to know about a candidate from their resume."""
+"""What the rest of Samvaad needs to know about a candidate: from their resume, and what
+they say about themselves in their profile."""
 
 from __future__ import annotations
 
@@ -11,3 +12,19 @@ class CandidateProfile:
 
     skills: list[str] = field(default_factory=list)
     years_experience: float | None = None
+    # From the account's profile (UpdateProfile), when set.
+    target_role: str = ""
+    graduation_year: int | None = None
+    # Skills only the target role names, not the resume (they lead `skills`).
+    role_skills: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a candidate says about themselves (AuthService.UpdateProfile)."""
+
+    degree: str = ""
+    institution: str = ""
+    graduation_year: int | None = None
+    target_role: str = ""
+    onboarded: bool = False

@@ -19,7 +19,12 @@ from server.domain.questions.types import (
     GenerationRequest,
     QuestionGenerator,
 )
-from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
+from server.domain.records import (
+    AttemptRecord,
+    InterviewRecord,
+    InterviewSummaryRecord,
+    QuestionRecord,
+)
 from server.domain.tracks import normalise_track
 from server.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from server.repositories.unit_of_work import Database, UnitOfWork
@@ -33,6 +38,8 @@ BANK_GENERATOR = "bank"
 
 T = TypeVar("T")
 ProfileLookup = Callable[[int], Awaitable[CandidateProfile | None]]
+# (user id, the resume's profile or None) -> what their questions are tailored to.
+Tailoring = Callable[[int, CandidateProfile | None], Awaitable[CandidateProfile | None]]
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class InterviewView:
     completed_at: datetime | None
     question_count: int
     answered_count: int
+    # The latest stored report's mean scores (None without one, or with nothing answered)
+    # and its first three next steps.
+    overall_score: int | None = None
+    content_score: int | None = None
+    delivery_score: int | None = None
+    next_steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class QuestionView:
     topic: str
     category: str
     difficulty: Difficulty
+    parent_question_id: int = 0  # the question a follow-up follows up on; 0 for the set
 
 
 @dataclass(frozen=True)
@@ -93,8 +107,10 @@ class InterviewService:
         page_tokens: PageTokenCodec,
         track_aliases: dict[str, str],
         bank: QuestionBank | None = None,
+        tailoring: Tailoring | None = None,
     ) -> None:
         self._db = database
+        self._tailoring = tailoring
         self._generator = generator
         self._profiles = profiles
         self._tokens = page_tokens
@@ -152,6 +168,8 @@ class InterviewService:
             )
         else:
             profile = await self._profile(user_id) if use_resume else None
+            if self._tailoring is not None:  # the target role and graduation year count too
+                profile = await self._tailoring(user_id, profile)
             # Generation may call a remote model: never inside a transaction.
             generated = await self._generator.generate(
                 GenerationRequest(
@@ -226,19 +244,28 @@ class InterviewService:
             found = await uow.interviews.get_owned_with_counts(user_id, interview_id)
         if found is None:
             raise _interview_not_found(interview_id)
-        return _to_interview_view(*found)
+        return _to_interview_view(found)
 
-    async def list_interviews(self, user_id: int, size: int, token: str) -> Page[InterviewView]:
+    async def list_interviews(
+        self, user_id: int, size: int, token: str, *, track: str = "", status: str = ""
+    ) -> Page[InterviewView]:
+        """Newest first; `track` (any spelling CreateInterview takes) and `status` ("active"
+        or "completed") filter when given, and a page token only goes with its filters."""
         limit = page_size(size)
-        scope = PageScope(user_id, "interviews")
+        slug = normalise_track(track, self._track_aliases) if track.strip() else ""
+        scope = PageScope(user_id, "interviews", (("track", slug), ("status", status)))
         cursor = self._tokens.decode(token, scope)
         async with self._db.transaction(read_only=True) as uow:
             rows = await uow.interviews.page_with_counts(
-                user_id, _int_cursor(cursor, 1)[0] if cursor else None, limit + 1
+                user_id,
+                _int_cursor(cursor, 1)[0] if cursor else None,
+                limit + 1,
+                track=slug,
+                status=status,
             )
-        views = [_to_interview_view(*row) for row in rows[:limit]]
+        views = [_to_interview_view(row) for row in rows[:limit]]
         next_token = (
-            self._tokens.encode(scope, [rows[limit - 1][0].id]) if len(rows) > limit else ""
+            self._tokens.encode(scope, [rows[limit - 1].interview.id]) if len(rows) > limit else ""
         )
         return Page(views, next_token)
 
@@ -254,7 +281,7 @@ class InterviewService:
             rows = await uow.questions.page(
                 interview.id, (after[0], after[1]) if after else None, limit + 1
             )
-        views = [_question_view(row) for row in rows[:limit]]
+        views = [question_view(row) for row in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(views, self._tokens.encode(scope, [last.position, last.id]) if last else "")
 
@@ -270,7 +297,7 @@ class InterviewService:
             rows = await uow.attempts.page(
                 interview.id, (after[0], after[1]) if after else None, limit + 1
             )
-        views = [_attempt_view(attempt, question) for attempt, question in rows[:limit]]
+        views = [attempt_view(attempt, question) for attempt, question in rows[:limit]]
         if len(rows) <= limit:
             return Page(views, "")
         last_attempt, last_question = rows[limit - 1]
@@ -290,7 +317,7 @@ class InterviewService:
                     reason="INTERVIEW_COMPLETED",
                 )
             attempt = await uow.attempts.add(question)
-            return _attempt_view(attempt, question)
+            return attempt_view(attempt, question)
 
     async def _interview_for_generation(
         self, uow: UnitOfWork, user_id: int, interview_id: int
@@ -351,11 +378,13 @@ def _interview_not_found(interview_id: int | None = None) -> NotFound:
 
 
 async def _interview_view(uow: UnitOfWork, interview: InterviewRecord) -> InterviewView:
-    counts = await uow.interviews.counts([interview.id])
-    return _to_interview_view(interview, *counts[interview.id])
+    found = await uow.interviews.get_owned_with_counts(interview.user_id, interview.id)
+    assert found is not None  # read in this transaction, which holds or wrote the row
+    return _to_interview_view(replace(found, interview=interview))
 
 
-def _to_interview_view(interview: InterviewRecord, questions: int, answered: int) -> InterviewView:
+def _to_interview_view(summary: InterviewSummaryRecord) -> InterviewView:
+    interview = summary.interview
     return InterviewView(
         id=interview.id,
         track=interview.track,
@@ -363,12 +392,16 @@ def _to_interview_view(interview: InterviewRecord, questions: int, answered: int
         status=interview.status,
         created_at=interview.created_at,
         completed_at=interview.completed_at,
-        question_count=questions,
-        answered_count=answered,
+        question_count=summary.question_count,
+        answered_count=summary.answered_count,
+        overall_score=summary.overall_score,
+        content_score=summary.content_score,
+        delivery_score=summary.delivery_score,
+        next_steps=summary.top_next_steps,
     )
 
 
-def _question_view(question: QuestionRecord) -> QuestionView:
+def question_view(question: QuestionRecord) -> QuestionView:
     return QuestionView(
         id=question.id,
         interview_id=question.interview_id,
@@ -377,10 +410,11 @@ def _question_view(question: QuestionRecord) -> QuestionView:
         topic=question.topic,
         category=question.category,
         difficulty=Difficulty(question.difficulty),
+        parent_question_id=question.parent_question_id or 0,
     )
 
 
-def _attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptView:
+def attempt_view(attempt: AttemptRecord, question: QuestionRecord) -> AttemptView:
     return AttemptView(
         id=attempt.id,
         question_id=question.id,
@@ -397,8 +431,8 @@ async def _question_set(
     first = await uow.attempts.first_of_interview(interview.id)
     return QuestionSet(
         interview_id=interview.id,
-        questions=[_question_view(q) for q in questions],
+        questions=[question_view(q) for q in questions],
         cached=cached,
         generator=interview.generator or "",
-        first_attempts=[_attempt_view(attempt, question) for attempt, question in first],
+        first_attempts=[attempt_view(attempt, question) for attempt, question in first],
     )

@@ -22,6 +22,12 @@ class UserRecord:
     password_hash: str
     created_at: datetime
     updated_at: datetime
+    # The candidate's profile; None until set.
+    degree: str | None = None
+    institution: str | None = None
+    graduation_year: int | None = None
+    target_role: str | None = None
+    onboarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,22 @@ class InterviewRecord:
 
 
 @dataclass(frozen=True)
+class InterviewSummaryRecord:
+    """An interview with its counts and what its latest stored report says.
+
+    A question is answered when its latest attempt has a transcription. The scores
+    are None while there is no report or it has nothing answered."""
+
+    interview: InterviewRecord
+    question_count: int
+    answered_count: int
+    overall_score: int | None
+    content_score: int | None
+    delivery_score: int | None
+    top_next_steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class QuestionRecord:
     id: int
     interview_id: int
@@ -95,6 +117,7 @@ class QuestionRecord:
     difficulty: str  # a server.domain.questions.Difficulty value
     concepts: tuple[str, ...]
     created_at: datetime
+    parent_question_id: int | None = None  # set on a follow-up question
 
 
 @dataclass(frozen=True)

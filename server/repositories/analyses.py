@@ -85,15 +85,34 @@ class ReportRepository:
             updated_at=row.updated_at,
         )
 
-    async def save(self, interview_id: int, fingerprint: str, payload: dict[str, Any]) -> datetime:
+    async def save(
+        self,
+        interview_id: int,
+        fingerprint: str,
+        payload: dict[str, Any],
+        *,
+        scores: tuple[int, int, int] | None,
+        top_next_steps: Sequence[str],
+    ) -> datetime:
+        """Store the report; `scores` (overall, content, delivery) None when nothing is
+        answered. The scores and top next steps are what ListInterviews reads."""
         now = utcnow()
+        overall, content, delivery = scores if scores is not None else (None, None, None)
+        values: dict[str, Any] = {
+            "fingerprint": fingerprint,
+            "payload": payload,
+            "updated_at": now,
+            "overall_score": overall,
+            "content_score": content,
+            "delivery_score": delivery,
+            "top_next_steps": list(top_next_steps),
+        }
         statement = insert_for(self._session)(InterviewReportRow).values(
-            interview_id=interview_id, fingerprint=fingerprint, payload=payload, updated_at=now
+            interview_id=interview_id, **values
         )
         await self._session.execute(
             statement.on_conflict_do_update(
-                index_elements=[InterviewReportRow.interview_id],
-                set_={"fingerprint": fingerprint, "payload": payload, "updated_at": now},
+                index_elements=[InterviewReportRow.interview_id], set_=values
             )
         )
         return now

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.domain.records import AttemptRecord, InterviewRecord, QuestionRecord
+from server.domain.records import (
+    AttemptRecord,
+    InterviewRecord,
+    InterviewSummaryRecord,
+    QuestionRecord,
+)
 from server.repositories.driver import DriverQuery, json_value, utc
 
 _INTERVIEW = (
@@ -18,7 +23,7 @@ _INTERVIEW = (
 )
 _QUESTION = (
     "q.id, q.interview_id, q.position, q.text, q.topic, q.category, q.difficulty,"
-    " q.concepts, q.created_at"
+    " q.concepts, q.created_at, q.parent_question_id"
 )
 _ATTEMPT_COLUMNS = (
     "id, question_id, interview_id, created_at, transcribed_at, request_id, transcript_text,"
@@ -27,23 +32,45 @@ _ATTEMPT_COLUMNS = (
     " audio_mime_type, processing_seconds"
 )
 _ATTEMPT = ", ".join(f"a.{column.strip()}" for column in _ATTEMPT_COLUMNS.split(","))
-_INTERVIEW_WIDTH, _QUESTION_WIDTH, _ATTEMPT_WIDTH = 8, 9, 17
+_INTERVIEW_WIDTH, _QUESTION_WIDTH, _ATTEMPT_WIDTH = 8, 10, 17
 
-# A question is answered when its latest attempt has a transcription.
+# A question is answered when its latest attempt has a transcription; the scores and
+# top next steps are the latest stored report's (a primary-key join, null without one).
 _WITH_COUNTS = (
     f"SELECT {_INTERVIEW},"
     " (SELECT count(*) FROM questions q WHERE q.interview_id = i.id),"
     " (SELECT count(*) FROM question_attempts a"
     "  WHERE a.interview_id = i.id AND a.transcribed_at IS NOT NULL"
     "  AND a.id = (SELECT max(b.id) FROM question_attempts b"
-    "              WHERE b.question_id = a.question_id))"
-    " FROM interviews i"
+    "              WHERE b.question_id = a.question_id)),"
+    " r.overall_score, r.content_score, r.delivery_score, r.top_next_steps"
+    " FROM interviews i LEFT JOIN interview_reports r ON r.interview_id = i.id"
 )
 OWNED_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.id = $1 AND i.user_id = $2")
-PAGE_WITH_COUNTS = DriverQuery(_WITH_COUNTS + " WHERE i.user_id = $1 ORDER BY i.id DESC LIMIT $2")
-PAGE_AFTER_WITH_COUNTS = DriverQuery(
-    _WITH_COUNTS + " WHERE i.user_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3"
-)
+
+
+def _page_query(track: bool, status: bool, after: bool) -> DriverQuery:
+    """A page of a user's interviews, newest first, filtered by track and status when asked;
+    the parameters are the user id, then the track, the status and the cursor that apply,
+    then the limit."""
+    conditions = ["i.user_id = $1"]
+    for applies, condition in ((track, "i.track"), (status, "i.status"), (after, "i.id <")):
+        if applies:
+            operator = "" if condition.endswith("<") else " ="
+            conditions.append(f"{condition}{operator} ${len(conditions) + 1}")
+    limit = f"${len(conditions) + 1}"
+    return DriverQuery(
+        f"{_WITH_COUNTS} WHERE {' AND '.join(conditions)} ORDER BY i.id DESC LIMIT {limit}"
+    )
+
+
+# (by track, by status, after a cursor) -> the statement.
+PAGES_WITH_COUNTS = {
+    (track, status, after): _page_query(track, status, after)
+    for track in (False, True)
+    for status in (False, True)
+    for after in (False, True)
+}
 
 _OWNED_QUESTION = (
     f"SELECT {_QUESTION}, {_INTERVIEW} FROM questions q"
@@ -82,8 +109,18 @@ def interview_from(row: Any, at: int = 0) -> InterviewRecord:
     )
 
 
-def counted_interview(row: Any) -> tuple[InterviewRecord, int, int]:
-    return interview_from(row), int(row[_INTERVIEW_WIDTH]), int(row[_INTERVIEW_WIDTH + 1])
+def interview_summary(row: Any) -> InterviewSummaryRecord:
+    at = _INTERVIEW_WIDTH
+    steps = json_value(row[at + 5])
+    return InterviewSummaryRecord(
+        interview=interview_from(row),
+        question_count=int(row[at]),
+        answered_count=int(row[at + 1]),
+        overall_score=row[at + 2],
+        content_score=row[at + 3],
+        delivery_score=row[at + 4],
+        top_next_steps=tuple(steps or ()),
+    )
 
 
 def question_from(row: Any, at: int = 0) -> QuestionRecord:
@@ -98,6 +135,7 @@ def question_from(row: Any, at: int = 0) -> QuestionRecord:
         difficulty=row[at + 6],
         concepts=tuple(concepts or ()),
         created_at=utc(row[at + 8]),
+        parent_question_id=row[at + 9],
     )
 
 

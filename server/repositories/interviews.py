@@ -20,6 +20,7 @@ from server.domain.questions.types import GeneratedQuestion
 from server.domain.records import (
     AttemptRecord,
     InterviewRecord,
+    InterviewSummaryRecord,
     QuestionRecord,
     TranscriptRecord,
 )
@@ -52,6 +53,7 @@ def question_record(row: Question) -> QuestionRecord:
         difficulty=row.difficulty,
         concepts=tuple(row.concepts or ()),
         created_at=row.created_at,
+        parent_question_id=row.parent_question_id,
     )
 
 
@@ -127,21 +129,43 @@ class InterviewRepository:
 
     async def get_owned_with_counts(
         self, user_id: int, interview_id: int
-    ) -> tuple[InterviewRecord, int, int] | None:
-        """The interview, its question count and answered count; None when not theirs."""
+    ) -> InterviewSummaryRecord | None:
+        """The interview with its counts and report scores; None when not theirs."""
         row = await fetch_one(self._session, sql.OWNED_WITH_COUNTS, interview_id, user_id)
-        return sql.counted_interview(row) if row is not None else None
+        return sql.interview_summary(row) if row is not None else None
 
     async def page_with_counts(
-        self, user_id: int, before_id: int | None, limit: int
-    ) -> list[tuple[InterviewRecord, int, int]]:
-        """As `page`, each with its question count and answered count, in one statement."""
-        if before_id is None:
-            rows = await fetch_all(self._session, sql.PAGE_WITH_COUNTS, user_id, limit)
-        else:
-            after = (user_id, before_id, limit)
-            rows = await fetch_all(self._session, sql.PAGE_AFTER_WITH_COUNTS, *after)
-        return [sql.counted_interview(row) for row in rows]
+        self,
+        user_id: int,
+        before_id: int | None,
+        limit: int,
+        *,
+        track: str = "",
+        status: str = "",
+    ) -> list[InterviewSummaryRecord]:
+        """Newest first (ids only grow, so `id < before_id` is a stable cursor), each with
+        its counts and report scores, in one statement; `track` and `status` filter when
+        given."""
+        query = sql.PAGES_WITH_COUNTS[(bool(track), bool(status), before_id is not None)]
+        params: list[object] = [user_id]
+        params += [track] if track else []
+        params += [status] if status else []
+        params += [before_id] if before_id is not None else []
+        rows = await fetch_all(self._session, query, *params, limit)
+        return [sql.interview_summary(row) for row in rows]
+
+    async def completed(self, user_id: int, track: str, limit: int) -> list[InterviewRecord]:
+        """The user's latest `limit` completed interviews (on `track` unless it is empty),
+        in the order they were completed."""
+        query = select(Interview).where(
+            Interview.user_id == user_id, Interview.status == "completed"
+        )
+        if track:
+            query = query.where(Interview.track == track)
+        rows = await self._session.scalars(
+            query.order_by(Interview.completed_at.desc(), Interview.id.desc()).limit(limit)
+        )
+        return [interview_record(row) for row in rows][::-1]
 
     async def complete(self, interview_id: int, now: datetime) -> None:
         await self._session.execute(
@@ -237,6 +261,58 @@ class QuestionRepository:
             raise Conflict("this interview has its questions already") from error
         return [question_record(q) for q in questions]
 
+    async def follow_up_of(self, parent_id: int) -> tuple[QuestionRecord, AttemptRecord] | None:
+        """The follow-up of a question and its first attempt; None when it has none."""
+        row = (
+            await self._session.execute(
+                select(Question, QuestionAttempt)
+                .join(QuestionAttempt, QuestionAttempt.question_id == Question.id)
+                .where(Question.parent_question_id == parent_id)
+                .order_by(QuestionAttempt.id)
+                .limit(1)
+            )
+        ).first()
+        return (question_record(row[0]), attempt_record(row[1])) if row is not None else None
+
+    async def add_follow_up(
+        self, parent: QuestionRecord, generated: GeneratedQuestion
+    ) -> tuple[QuestionRecord, AttemptRecord]:
+        """The follow-up right after `parent` in question order, with its first attempt.
+
+        The questions after the parent move down one place. Conflict when the parent has
+        a follow-up already (the unique key on parent_question_id: a concurrent call)."""
+        later = and_(
+            Question.interview_id == parent.interview_id, Question.position > parent.position
+        )
+        # Two steps, so that no two questions ever share a position on the way.
+        await self._session.execute(
+            update(Question).where(later).values(position=-Question.position - 1)
+        )
+        await self._session.execute(
+            update(Question)
+            .where(Question.interview_id == parent.interview_id, Question.position < 0)
+            .values(position=-Question.position)
+        )
+        question = Question(
+            interview_id=parent.interview_id,
+            position=parent.position + 1,
+            text=generated.text,
+            topic=generated.topic,
+            category=generated.category.value,
+            difficulty=generated.difficulty.value,
+            concepts=list(generated.concepts),
+            parent_question_id=parent.id,
+        )
+        try:
+            self._session.add(question)
+            await self._session.flush()
+            attempt = QuestionAttempt(question_id=question.id, interview_id=parent.interview_id)
+            self._session.add(attempt)
+            await self._session.flush()
+        except IntegrityError as error:
+            raise Conflict("this question has its follow-up already") from error
+        return question_record(question), attempt_record(attempt)
+
     async def page(
         self, interview_id: int, after: tuple[int, int] | None, limit: int
     ) -> list[QuestionRecord]:
@@ -306,6 +382,24 @@ class AttemptRepository:
         return [
             (attempt_record(attempt), question_record(question)) for attempt, question in rows.all()
         ]
+
+    async def of_question(self, question_id: int) -> list[AttemptRecord]:
+        """The attempts at a question in the order they were opened."""
+        rows = await self._session.scalars(
+            select(QuestionAttempt)
+            .where(QuestionAttempt.question_id == question_id)
+            .order_by(QuestionAttempt.id)
+        )
+        return [attempt_record(row) for row in rows]
+
+    async def practice_times(self, user_id: int) -> list[datetime]:
+        """When each of the user's answers was transcribed."""
+        rows = await self._session.scalars(
+            select(QuestionAttempt.transcribed_at)
+            .join(Interview, Interview.id == QuestionAttempt.interview_id)
+            .where(Interview.user_id == user_id, QuestionAttempt.transcribed_at.is_not(None))
+        )
+        return [row for row in rows if row is not None]
 
     async def get_owned(
         self, user_id: int, attempt_id: int, *, lock: bool = False

@@ -24,13 +24,19 @@ def _user(row: User) -> UserRecord:
         password_hash=row.password_hash,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        degree=row.degree,
+        institution=row.institution,
+        graduation_year=row.graduation_year,
+        target_role=row.target_role,
+        onboarded=bool(row.onboarded),
     )
 
 
 # The calls every request makes (server/repositories/driver.py).
 _PROFILE = DriverQuery(
     "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, u.updated_at,"
-    " EXISTS (SELECT 1 FROM resumes r WHERE r.user_id = u.id)"
+    " EXISTS (SELECT 1 FROM resumes r WHERE r.user_id = u.id),"
+    " u.degree, u.institution, u.graduation_year, u.target_role, u.onboarded"
     " FROM users u WHERE u.id = $1"
 )
 _EXISTS = DriverQuery("SELECT 1 FROM users WHERE id = $1")
@@ -88,8 +94,18 @@ class UserRepository:
             password_hash=row[3],
             created_at=utc(row[4]),
             updated_at=utc(row[5]),
+            degree=row[7],
+            institution=row[8],
+            graduation_year=row[9],
+            target_role=row[10],
+            onboarded=bool(row[11]),
         )
         return user, bool(row[6])
+
+    async def update_profile(self, user_id: int, values: dict[str, object]) -> None:
+        """Set these profile columns (degree, institution, graduation_year, target_role,
+        onboarded) of the user."""
+        await self._session.execute(update(User).where(User.id == user_id).values(**values))
 
     async def has_resume(self, user_id: int) -> bool:
         found = await self._session.scalar(select(Resume.id).where(Resume.user_id == user_id))

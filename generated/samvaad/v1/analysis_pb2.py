@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from generated.samvaad.v1 import interview_pb2 as samvaad_dot_v1_dot_interview__pb2
+from generated.samvaad.v1 import practice_pb2 as samvaad_dot_v1_dot_practice__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19samvaad/v1/analysis.proto\x12\nsamvaad.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asamvaad/v1/interview.proto\"\xa6\x01\n\nPaceWindow\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10words_per_minute\x18\x03 \x01(\x01\x12\x1e\n\x04pace\x18\x04 \x01(\x0e\x32\x10.samvaad.v1.Pace\"\x8e\x01\n\x05Pause\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nafter_word\x18\x03 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_word\x18\x04 \x01(\t\",\n\x0b\x46illerCount\x12\x0e\n\x06\x66iller\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"\xe2\x03\n\x0f\x44\x65liveryMetrics\x12\x12\n\nword_count\x18\x01 \x01(\x05\x12\x18\n\x10words_per_minute\x18\x02 \x01(\x01\x12\x1e\n\x04pace\x18\x03 \x01(\x0e\x32\x10.samvaad.v1.Pace\x12,\n\x0cpace_windows\x18\x04 \x03(\x0b\x32\x16.samvaad.v1.PaceWindow\x12\x13\n\x0bpause_count\x18\x05 \x01(\x05\x12&\n\x0blong_pauses\x18\x06 \x03(\x0b\x32\x11.samvaad.v1.Pause\x12\x30\n\rlongest_pause\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0c\x66iller_count\x18\x08 \x01(\x05\x12\x1a\n\x12\x66illers_per_minute\x18\t \x01(\x01\x12(\n\x07\x66illers\x18\n \x03(\x0b\x32\x17.samvaad.v1.FillerCount\x12\x30\n\rspeaking_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0csilence_time\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0espeaking_ratio\x18\r \x01(\x01\x12\r\n\x05score\x18\x0e \x01(\x05\"`\n\x0eStarAssessment\x12\x11\n\tsituation\x18\x01 \x01(\x08\x12\x0c\n\x04task\x18\x02 \x01(\x08\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\x08\x12\x0e\n\x06result\x18\x04 \x01(\x08\x12\r\n\x05score\x18\x05 \x01(\x05\"\x86\x02\n\x0f\x43ontentFeedback\x12\r\n\x05score\x18\x01 \x01(\x05\x12\x16\n\x0e\x63overage_score\x18\x02 \x01(\x05\x12\x17\n\x0frelevance_score\x18\x03 \x01(\x05\x12\x13\n\x0b\x64\x65pth_score\x18\x04 \x01(\x05\x12\x14\n\x0cskills_score\x18\x05 \x01(\x05\x12\x18\n\x10\x63overed_concepts\x18\x06 \x03(\t\x12\x18\n\x10missing_concepts\x18\x07 \x03(\t\x12\x18\n\x10skills_mentioned\x18\x08 \x03(\t\x12(\n\x04star\x18\t \x01(\x0b\x32\x1a.samvaad.v1.StarAssessment\x12\x10\n\x08\x61nalyzer\x18\n \x01(\t\"a\n\x07\x46inding\x12\x12\n\x06\x61spect\x18\x01 \x01(\tB\x02\x18\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x0e\x66inding_aspect\x18\x03 \x01(\x0e\x32\x19.samvaad.v1.FindingAspect\"\xba\x02\n\x0e\x41nswerAnalysis\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x13\n\x0bquestion_id\x18\x02 \x01(\x03\x12\x15\n\roverall_score\x18\x03 \x01(\x05\x12-\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1b.samvaad.v1.DeliveryMetrics\x12,\n\x07\x63ontent\x18\x05 \x01(\x0b\x32\x1b.samvaad.v1.ContentFeedback\x12&\n\tstrengths\x18\x06 \x03(\x0b\x32\x13.samvaad.v1.Finding\x12)\n\x0cimprovements\x18\x07 \x03(\x0b\x32\x13.samvaad.v1.Finding\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x14\x41nalyzeAnswerRequest\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\"E\n\x15\x41nalyzeAnswerResponse\x12,\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x1a.samvaad.v1.AnswerAnalysis\"\x91\x02\n\x0eQuestionReport\x12\x13\n\x0bquestion_id\x18\x01 \x01(\x03\x12\x10\n\x08position\x18\x02 \x01(\x05\x12\x15\n\rquestion_text\x18\x03 \x01(\t\x12\x14\n\x08\x63\x61tegory\x18\x04 \x01(\tB\x02\x18\x01\x12\x10\n\x08\x61nswered\x18\x05 \x01(\x08\x12\x1b\n\x13question_attempt_id\x18\x06 \x01(\x03\x12\x15\n\rattempt_count\x18\x07 \x01(\x05\x12,\n\x08\x61nalysis\x18\x08 \x01(\x0b\x32\x1a.samvaad.v1.AnswerAnalysis\x12\x37\n\x11question_category\x18\t \x01(\x0e\x32\x1c.samvaad.v1.QuestionCategory\"\xba\x02\n\x0fInterviewReport\x12\x14\n\x0cinterview_id\x18\x01 \x01(\x03\x12\x16\n\x0equestion_count\x18\x02 \x01(\x05\x12\x16\n\x0e\x61nswered_count\x18\x03 \x01(\x05\x12\x15\n\roverall_score\x18\x04 \x01(\x05\x12\x16\n\x0e\x64\x65livery_score\x18\x05 \x01(\x05\x12\x15\n\rcontent_score\x18\x06 \x01(\x05\x12-\n\tquestions\x18\x07 \x03(\x0b\x32\x1a.samvaad.v1.QuestionReport\x12\x11\n\tstrengths\x18\x08 \x03(\t\x12\x14\n\x0cimprovements\x18\t \x03(\t\x12\x12\n\nnext_steps\x18\n \x03(\t\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"1\n\x19GetInterviewReportRequest\x12\x14\n\x0cinterview_id\x18\x01 \x01(\x03\"I\n\x1aGetInterviewReportResponse\x12+\n\x06report\x18\x01 \x01(\x0b\x32\x1b.samvaad.v1.InterviewReport*m\n\x04Pace\x12\x14\n\x10PACE_UNSPECIFIED\x10\x00\x12\x11\n\rPACE_TOO_SLOW\x10\x01\x12\r\n\tPACE_GOOD\x10\x02\x12\x11\n\rPACE_TOO_FAST\x10\x03\x12\x1a\n\x16PACE_NOT_ENOUGH_SPEECH\x10\x04*\xaf\x02\n\rFindingAspect\x12\x1e\n\x1a\x46INDING_ASPECT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46INDING_ASPECT_PACE\x10\x01\x12\x19\n\x15\x46INDING_ASPECT_PAUSES\x10\x02\x12\x1a\n\x16\x46INDING_ASPECT_FILLERS\x10\x03\x12 \n\x1c\x46INDING_ASPECT_SPEAKING_TIME\x10\x04\x12\x1b\n\x17\x46INDING_ASPECT_COVERAGE\x10\x05\x12\x1c\n\x18\x46INDING_ASPECT_RELEVANCE\x10\x06\x12\x18\n\x14\x46INDING_ASPECT_DEPTH\x10\x07\x12\x19\n\x15\x46INDING_ASPECT_SKILLS\x10\x08\x12\x1c\n\x18\x46INDING_ASPECT_STRUCTURE\x10\t2\xcc\x01\n\x0f\x41nalysisService\x12T\n\rAnalyzeAnswer\x12 .samvaad.v1.AnalyzeAnswerRequest\x1a!.samvaad.v1.AnalyzeAnswerResponse\x12\x63\n\x12GetInterviewReport\x12%.samvaad.v1.GetInterviewReportRequest\x1a&.samvaad.v1.GetInterviewReportResponseB2\n\x0e\x64\x65v.samvaad.v1B\rAnalysisProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19samvaad/v1/analysis.proto\x12\nsamvaad.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1asamvaad/v1/interview.proto\x1a\x19samvaad/v1/practice.proto\"\xa6\x01\n\nPaceWindow\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nend_offset\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10words_per_minute\x18\x03 \x01(\x01\x12\x1e\n\x04pace\x18\x04 \x01(\x0e\x32\x10.samvaad.v1.Pace\"\x8e\x01\n\x05Pause\x12/\n\x0cstart_offset\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08\x64uration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nafter_word\x18\x03 \x01(\t\x12\x13\n\x0b\x62\x65\x66ore_word\x18\x04 \x01(\t\",\n\x0b\x46illerCount\x12\x0e\n\x06\x66iller\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"\xe2\x03\n\x0f\x44\x65liveryMetrics\x12\x12\n\nword_count\x18\x01 \x01(\x05\x12\x18\n\x10words_per_minute\x18\x02 \x01(\x01\x12\x1e\n\x04pace\x18\x03 \x01(\x0e\x32\x10.samvaad.v1.Pace\x12,\n\x0cpace_windows\x18\x04 \x03(\x0b\x32\x16.samvaad.v1.PaceWindow\x12\x13\n\x0bpause_count\x18\x05 \x01(\x05\x12&\n\x0blong_pauses\x18\x06 \x03(\x0b\x32\x11.samvaad.v1.Pause\x12\x30\n\rlongest_pause\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0c\x66iller_count\x18\x08 \x01(\x05\x12\x1a\n\x12\x66illers_per_minute\x18\t \x01(\x01\x12(\n\x07\x66illers\x18\n \x03(\x0b\x32\x17.samvaad.v1.FillerCount\x12\x30\n\rspeaking_time\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0csilence_time\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0espeaking_ratio\x18\r \x01(\x01\x12\r\n\x05score\x18\x0e \x01(\x05\"`\n\x0eStarAssessment\x12\x11\n\tsituation\x18\x01 \x01(\x08\x12\x0c\n\x04task\x18\x02 \x01(\x08\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\x08\x12\x0e\n\x06result\x18\x04 \x01(\x08\x12\r\n\x05score\x18\x05 \x01(\x05\"\x86\x02\n\x0f\x43ontentFeedback\x12\r\n\x05score\x18\x01 \x01(\x05\x12\x16\n\x0e\x63overage_score\x18\x02 \x01(\x05\x12\x17\n\x0frelevance_score\x18\x03 \x01(\x05\x12\x13\n\x0b\x64\x65pth_score\x18\x04 \x01(\x05\x12\x14\n\x0cskills_score\x18\x05 \x01(\x05\x12\x18\n\x10\x63overed_concepts\x18\x06 \x03(\t\x12\x18\n\x10missing_concepts\x18\x07 \x03(\t\x12\x18\n\x10skills_mentioned\x18\x08 \x03(\t\x12(\n\x04star\x18\t \x01(\x0b\x32\x1a.samvaad.v1.StarAssessment\x12\x10\n\x08\x61nalyzer\x18\n \x01(\t\"a\n\x07\x46inding\x12\x12\n\x06\x61spect\x18\x01 \x01(\tB\x02\x18\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x0e\x66inding_aspect\x18\x03 \x01(\x0e\x32\x19.samvaad.v1.FindingAspect\"\xba\x02\n\x0e\x41nswerAnalysis\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\x12\x13\n\x0bquestion_id\x18\x02 \x01(\x03\x12\x15\n\roverall_score\x18\x03 \x01(\x05\x12-\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1b.samvaad.v1.DeliveryMetrics\x12,\n\x07\x63ontent\x18\x05 \x01(\x0b\x32\x1b.samvaad.v1.ContentFeedback\x12&\n\tstrengths\x18\x06 \x03(\x0b\x32\x13.samvaad.v1.Finding\x12)\n\x0cimprovements\x18\x07 \x03(\x0b\x32\x13.samvaad.v1.Finding\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x14\x41nalyzeAnswerRequest\x12\x1b\n\x13question_attempt_id\x18\x01 \x01(\x03\"E\n\x15\x41nalyzeAnswerResponse\x12,\n\x08\x61nalysis\x18\x01 \x01(\x0b\x32\x1a.samvaad.v1.AnswerAnalysis\"\xc5\x02\n\x0eQuestionReport\x12\x13\n\x0bquestion_id\x18\x01 \x01(\x03\x12\x10\n\x08position\x18\x02 \x01(\x05\x12\x15\n\rquestion_text\x18\x03 \x01(\t\x12\x14\n\x08\x63\x61tegory\x18\x04 \x01(\tB\x02\x18\x01\x12\x10\n\x08\x61nswered\x18\x05 \x01(\x08\x12\x1b\n\x13question_attempt_id\x18\x06 \x01(\x03\x12\x15\n\rattempt_count\x18\x07 \x01(\x05\x12,\n\x08\x61nalysis\x18\x08 \x01(\x0b\x32\x1a.samvaad.v1.AnswerAnalysis\x12\x37\n\x11question_category\x18\t \x01(\x0e\x32\x1c.samvaad.v1.QuestionCategory\x12\x32\n\x0f\x61nswer_duration\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\"r\n\x0bRubricScore\x12.\n\tcriterion\x18\x01 \x01(\x0e\x32\x1b.samvaad.v1.RubricCriterion\x12$\n\x04\x61rea\x18\x02 \x01(\x0e\x32\x16.samvaad.v1.RubricArea\x12\r\n\x05score\x18\x03 \x01(\x05\"\x8b\x01\n\x0cNextPractice\x12\r\n\x05track\x18\x01 \x01(\t\x12*\n\ndifficulty\x18\x02 \x01(\x0e\x32\x16.samvaad.v1.Difficulty\x12\x14\n\x0cquestion_ids\x18\x03 \x03(\x03\x12\x1a\n\x12question_positions\x18\x04 \x03(\x05\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x8a\x04\n\x0fInterviewReport\x12\x14\n\x0cinterview_id\x18\x01 \x01(\x03\x12\x16\n\x0equestion_count\x18\x02 \x01(\x05\x12\x16\n\x0e\x61nswered_count\x18\x03 \x01(\x05\x12\x15\n\roverall_score\x18\x04 \x01(\x05\x12\x16\n\x0e\x64\x65livery_score\x18\x05 \x01(\x05\x12\x15\n\rcontent_score\x18\x06 \x01(\x05\x12-\n\tquestions\x18\x07 \x03(\x0b\x32\x1a.samvaad.v1.QuestionReport\x12\x11\n\tstrengths\x18\x08 \x03(\t\x12\x14\n\x0cimprovements\x18\t \x03(\t\x12\x12\n\nnext_steps\x18\n \x03(\t\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x06rubric\x18\x0c \x03(\x0b\x32\x17.samvaad.v1.RubricScore\x12\x38\n\x15total_answer_duration\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12:\n\x17total_recorded_duration\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\rnext_practice\x18\x0f \x01(\x0b\x32\x18.samvaad.v1.NextPractice\"1\n\x19GetInterviewReportRequest\x12\x14\n\x0cinterview_id\x18\x01 \x01(\x03\"I\n\x1aGetInterviewReportResponse\x12+\n\x06report\x18\x01 \x01(\x0b\x32\x1b.samvaad.v1.InterviewReport*\xc6\x02\n\x0fRubricCriterion\x12 \n\x1cRUBRIC_CRITERION_UNSPECIFIED\x10\x00\x12 \n\x1cRUBRIC_CRITERION_CORRECTNESS\x10\x01\x12\x1a\n\x16RUBRIC_CRITERION_DEPTH\x10\x02\x12\x1e\n\x1aRUBRIC_CRITERION_RELEVANCE\x10\x03\x12\x1d\n\x19RUBRIC_CRITERION_EXAMPLES\x10\x04\x12 \n\x1cRUBRIC_CRITERION_TERMINOLOGY\x10\x05\x12\x19\n\x15RUBRIC_CRITERION_PACE\x10\x06\x12\x1b\n\x17RUBRIC_CRITERION_PAUSES\x10\x07\x12\x1c\n\x18RUBRIC_CRITERION_FILLERS\x10\x08\x12\x1c\n\x18RUBRIC_CRITERION_CLARITY\x10\t*\\\n\nRubricArea\x12\x1b\n\x17RUBRIC_AREA_UNSPECIFIED\x10\x00\x12\x17\n\x13RUBRIC_AREA_CONTENT\x10\x01\x12\x18\n\x14RUBRIC_AREA_DELIVERY\x10\x02*m\n\x04Pace\x12\x14\n\x10PACE_UNSPECIFIED\x10\x00\x12\x11\n\rPACE_TOO_SLOW\x10\x01\x12\r\n\tPACE_GOOD\x10\x02\x12\x11\n\rPACE_TOO_FAST\x10\x03\x12\x1a\n\x16PACE_NOT_ENOUGH_SPEECH\x10\x04*\xaf\x02\n\rFindingAspect\x12\x1e\n\x1a\x46INDING_ASPECT_UNSPECIFIED\x10\x00\x12\x17\n\x13\x46INDING_ASPECT_PACE\x10\x01\x12\x19\n\x15\x46INDING_ASPECT_PAUSES\x10\x02\x12\x1a\n\x16\x46INDING_ASPECT_FILLERS\x10\x03\x12 \n\x1c\x46INDING_ASPECT_SPEAKING_TIME\x10\x04\x12\x1b\n\x17\x46INDING_ASPECT_COVERAGE\x10\x05\x12\x1c\n\x18\x46INDING_ASPECT_RELEVANCE\x10\x06\x12\x18\n\x14\x46INDING_ASPECT_DEPTH\x10\x07\x12\x19\n\x15\x46INDING_ASPECT_SKILLS\x10\x08\x12\x1c\n\x18\x46INDING_ASPECT_STRUCTURE\x10\t2\xf8\x02\n\x0f\x41nalysisService\x12T\n\rAnalyzeAnswer\x12 .samvaad.v1.AnalyzeAnswerRequest\x1a!.samvaad.v1.AnalyzeAnswerResponse\x12\x63\n\x12GetInterviewReport\x12%.samvaad.v1.GetInterviewReportRequest\x1a&.samvaad.v1.GetInterviewReportResponse\x12Z\n\x0f\x43ompareAttempts\x12\".samvaad.v1.CompareAttemptsRequest\x1a#.samvaad.v1.CompareAttemptsResponse\x12N\n\x0bGetProgress\x12\x1e.samvaad.v1.GetProgressRequest\x1a\x1f.samvaad.v1.GetProgressResponseB2\n\x0e\x64\x65v.samvaad.v1B\rAnalysisProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,38 +40,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDING'].fields_by_name['aspect']._serialized_options = b'\030\001'
   _globals['_QUESTIONREPORT'].fields_by_name['category']._loaded_options = None
   _globals['_QUESTIONREPORT'].fields_by_name['category']._serialized_options = b'\030\001'
-  _globals['_PACE']._serialized_start=2601
-  _globals['_PACE']._serialized_end=2710
-  _globals['_FINDINGASPECT']._serialized_start=2713
-  _globals['_FINDINGASPECT']._serialized_end=3016
-  _globals['_PACEWINDOW']._serialized_start=135
-  _globals['_PACEWINDOW']._serialized_end=301
-  _globals['_PAUSE']._serialized_start=304
-  _globals['_PAUSE']._serialized_end=446
-  _globals['_FILLERCOUNT']._serialized_start=448
-  _globals['_FILLERCOUNT']._serialized_end=492
-  _globals['_DELIVERYMETRICS']._serialized_start=495
-  _globals['_DELIVERYMETRICS']._serialized_end=977
-  _globals['_STARASSESSMENT']._serialized_start=979
-  _globals['_STARASSESSMENT']._serialized_end=1075
-  _globals['_CONTENTFEEDBACK']._serialized_start=1078
-  _globals['_CONTENTFEEDBACK']._serialized_end=1340
-  _globals['_FINDING']._serialized_start=1342
-  _globals['_FINDING']._serialized_end=1439
-  _globals['_ANSWERANALYSIS']._serialized_start=1442
-  _globals['_ANSWERANALYSIS']._serialized_end=1756
-  _globals['_ANALYZEANSWERREQUEST']._serialized_start=1758
-  _globals['_ANALYZEANSWERREQUEST']._serialized_end=1809
-  _globals['_ANALYZEANSWERRESPONSE']._serialized_start=1811
-  _globals['_ANALYZEANSWERRESPONSE']._serialized_end=1880
-  _globals['_QUESTIONREPORT']._serialized_start=1883
-  _globals['_QUESTIONREPORT']._serialized_end=2156
-  _globals['_INTERVIEWREPORT']._serialized_start=2159
-  _globals['_INTERVIEWREPORT']._serialized_end=2473
-  _globals['_GETINTERVIEWREPORTREQUEST']._serialized_start=2475
-  _globals['_GETINTERVIEWREPORTREQUEST']._serialized_end=2524
-  _globals['_GETINTERVIEWREPORTRESPONSE']._serialized_start=2526
-  _globals['_GETINTERVIEWREPORTRESPONSE']._serialized_end=2599
-  _globals['_ANALYSISSERVICE']._serialized_start=3019
-  _globals['_ANALYSISSERVICE']._serialized_end=3223
+  _globals['_RUBRICCRITERION']._serialized_start=3147
+  _globals['_RUBRICCRITERION']._serialized_end=3473
+  _globals['_RUBRICAREA']._serialized_start=3475
+  _globals['_RUBRICAREA']._serialized_end=3567
+  _globals['_PACE']._serialized_start=3569
+  _globals['_PACE']._serialized_end=3678
+  _globals['_FINDINGASPECT']._serialized_start=3681
+  _globals['_FINDINGASPECT']._serialized_end=3984
+  _globals['_PACEWINDOW']._serialized_start=162
+  _globals['_PACEWINDOW']._serialized_end=328
+  _globals['_PAUSE']._serialized_start=331
+  _globals['_PAUSE']._serialized_end=473
+  _globals['_FILLERCOUNT']._serialized_start=475
+  _globals['_FILLERCOUNT']._serialized_end=519
+  _globals['_DELIVERYMETRICS']._serialized_start=522
+  _globals['_DELIVERYMETRICS']._serialized_end=1004
+  _globals['_STARASSESSMENT']._serialized_start=1006
+  _globals['_STARASSESSMENT']._serialized_end=1102
+  _globals['_CONTENTFEEDBACK']._serialized_start=1105
+  _globals['_CONTENTFEEDBACK']._serialized_end=1367
+  _globals['_FINDING']._serialized_start=1369
+  _globals['_FINDING']._serialized_end=1466
+  _globals['_ANSWERANALYSIS']._serialized_start=1469
+  _globals['_ANSWERANALYSIS']._serialized_end=1783
+  _globals['_ANALYZEANSWERREQUEST']._serialized_start=1785
+  _globals['_ANALYZEANSWERREQUEST']._serialized_end=1836
+  _globals['_ANALYZEANSWERRESPONSE']._serialized_start=1838
+  _globals['_ANALYZEANSWERRESPONSE']._serialized_end=1907
+  _globals['_QUESTIONREPORT']._serialized_start=1910
+  _globals['_QUESTIONREPORT']._serialized_end=2235
+  _globals['_RUBRICSCORE']._serialized_start=2237
+  _globals['_RUBRICSCORE']._serialized_end=2351
+  _globals['_NEXTPRACTICE']._serialized_start=2354
+  _globals['_NEXTPRACTICE']._serialized_end=2493
+  _globals['_INTERVIEWREPORT']._serialized_start=2496
+  _globals['_INTERVIEWREPORT']._serialized_end=3018
+  _globals['_GETINTERVIEWREPORTREQUEST']._serialized_start=3020
+  _globals['_GETINTERVIEWREPORTREQUEST']._serialized_end=3069
+  _globals['_GETINTERVIEWREPORTRESPONSE']._serialized_start=3071
+  _globals['_GETINTERVIEWREPORTRESPONSE']._serialized_end=3144
+  _globals['_ANALYSISSERVICE']._serialized_start=3987
+  _globals['_ANALYSISSERVICE']._serialized_end=4363
 # @@protoc_insertion_point(module_scope)

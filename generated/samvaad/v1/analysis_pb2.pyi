@@ -27,6 +27,82 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _RubricCriterion:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RubricCriterionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RubricCriterion.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RUBRIC_CRITERION_UNSPECIFIED: _RubricCriterion.ValueType  # 0
+    """Not set, or a criterion this client does not know yet."""
+    RUBRIC_CRITERION_CORRECTNESS: _RubricCriterion.ValueType  # 1
+    """Content: the concepts a good answer covers, covered."""
+    RUBRIC_CRITERION_DEPTH: _RubricCriterion.ValueType  # 2
+    """Content: explanation, reasoning and detail."""
+    RUBRIC_CRITERION_RELEVANCE: _RubricCriterion.ValueType  # 3
+    """Content: staying on the question."""
+    RUBRIC_CRITERION_EXAMPLES: _RubricCriterion.ValueType  # 4
+    """Content: concrete examples and numbers (STAR for behavioral questions)."""
+    RUBRIC_CRITERION_TERMINOLOGY: _RubricCriterion.ValueType  # 5
+    """Content: the words of the topic used."""
+    RUBRIC_CRITERION_PACE: _RubricCriterion.ValueType  # 6
+    """Delivery: words a minute."""
+    RUBRIC_CRITERION_PAUSES: _RubricCriterion.ValueType  # 7
+    """Delivery: long silences."""
+    RUBRIC_CRITERION_FILLERS: _RubricCriterion.ValueType  # 8
+    """Delivery: filler words."""
+    RUBRIC_CRITERION_CLARITY: _RubricCriterion.ValueType  # 9
+    """Delivery: how clearly the words came through (the transcriber's confidence)."""
+
+class RubricCriterion(_RubricCriterion, metaclass=_RubricCriterionEnumTypeWrapper):
+    """A criterion of the report's rubric."""
+
+RUBRIC_CRITERION_UNSPECIFIED: RubricCriterion.ValueType  # 0
+"""Not set, or a criterion this client does not know yet."""
+RUBRIC_CRITERION_CORRECTNESS: RubricCriterion.ValueType  # 1
+"""Content: the concepts a good answer covers, covered."""
+RUBRIC_CRITERION_DEPTH: RubricCriterion.ValueType  # 2
+"""Content: explanation, reasoning and detail."""
+RUBRIC_CRITERION_RELEVANCE: RubricCriterion.ValueType  # 3
+"""Content: staying on the question."""
+RUBRIC_CRITERION_EXAMPLES: RubricCriterion.ValueType  # 4
+"""Content: concrete examples and numbers (STAR for behavioral questions)."""
+RUBRIC_CRITERION_TERMINOLOGY: RubricCriterion.ValueType  # 5
+"""Content: the words of the topic used."""
+RUBRIC_CRITERION_PACE: RubricCriterion.ValueType  # 6
+"""Delivery: words a minute."""
+RUBRIC_CRITERION_PAUSES: RubricCriterion.ValueType  # 7
+"""Delivery: long silences."""
+RUBRIC_CRITERION_FILLERS: RubricCriterion.ValueType  # 8
+"""Delivery: filler words."""
+RUBRIC_CRITERION_CLARITY: RubricCriterion.ValueType  # 9
+"""Delivery: how clearly the words came through (the transcriber's confidence)."""
+Global___RubricCriterion: _TypeAlias = RubricCriterion  # noqa: Y015
+
+class _RubricArea:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RubricAreaEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RubricArea.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    RUBRIC_AREA_UNSPECIFIED: _RubricArea.ValueType  # 0
+    """Not set."""
+    RUBRIC_AREA_CONTENT: _RubricArea.ValueType  # 1
+    """What was said."""
+    RUBRIC_AREA_DELIVERY: _RubricArea.ValueType  # 2
+    """How it was said."""
+
+class RubricArea(_RubricArea, metaclass=_RubricAreaEnumTypeWrapper):
+    """Which half of the feedback a rubric criterion belongs to."""
+
+RUBRIC_AREA_UNSPECIFIED: RubricArea.ValueType  # 0
+"""Not set."""
+RUBRIC_AREA_CONTENT: RubricArea.ValueType  # 1
+"""What was said."""
+RUBRIC_AREA_DELIVERY: RubricArea.ValueType  # 2
+"""How it was said."""
+Global___RubricArea: _TypeAlias = RubricArea  # noqa: Y015
+
 class _Pace:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -570,6 +646,7 @@ class QuestionReport(_message.Message):
     ATTEMPT_COUNT_FIELD_NUMBER: _builtins.int
     ANALYSIS_FIELD_NUMBER: _builtins.int
     QUESTION_CATEGORY_FIELD_NUMBER: _builtins.int
+    ANSWER_DURATION_FIELD_NUMBER: _builtins.int
     question_id: _builtins.int
     """The question."""
     position: _builtins.int
@@ -598,6 +675,10 @@ class QuestionReport(_message.Message):
     def analysis(self) -> Global___AnswerAnalysis:
         """The analysis of the latest attempt; unset when unanswered."""
 
+    @_builtins.property
+    def answer_duration(self) -> _duration_pb2.Duration:
+        """How long the latest answer's recording is; unset when unanswered."""
+
     def __init__(
         self,
         *,
@@ -610,14 +691,87 @@ class QuestionReport(_message.Message):
         attempt_count: _builtins.int = ...,
         analysis: Global___AnswerAnalysis | None = ...,
         question_category: _interview_pb2.QuestionCategory.ValueType = ...,
+        answer_duration: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "answer_duration", b"answer_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "answered", b"answered", "attempt_count", b"attempt_count", "category", b"category", "position", b"position", "question_attempt_id", b"question_attempt_id", "question_category", b"question_category", "question_id", b"question_id", "question_text", b"question_text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "answer_duration", b"answer_duration", "answered", b"answered", "attempt_count", b"attempt_count", "category", b"category", "position", b"position", "question_attempt_id", b"question_attempt_id", "question_category", b"question_category", "question_id", b"question_id", "question_text", b"question_text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuestionReport: _TypeAlias = QuestionReport  # noqa: Y015
+
+@_typing.final
+class RubricScore(_message.Message):
+    """One criterion of the rubric, over the answered questions of an interview."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CRITERION_FIELD_NUMBER: _builtins.int
+    AREA_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    criterion: Global___RubricCriterion.ValueType
+    """The criterion."""
+    area: Global___RubricArea.ValueType
+    """Content or delivery."""
+    score: _builtins.int
+    """The mean over the answered questions, 0 to 100."""
+    def __init__(
+        self,
+        *,
+        criterion: Global___RubricCriterion.ValueType = ...,
+        area: Global___RubricArea.ValueType = ...,
+        score: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["area", b"area", "criterion", b"criterion", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RubricScore: _TypeAlias = RubricScore  # noqa: Y015
+
+@_typing.final
+class NextPractice(_message.Message):
+    """The one practice a report recommends next."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACK_FIELD_NUMBER: _builtins.int
+    DIFFICULTY_FIELD_NUMBER: _builtins.int
+    QUESTION_IDS_FIELD_NUMBER: _builtins.int
+    QUESTION_POSITIONS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    track: _builtins.str
+    """The track to practise."""
+    difficulty: _interview_pb2.Difficulty.ValueType
+    """At which difficulty: a level up after strong answers, a level down after weak ones."""
+    reason: _builtins.str
+    """Why, in a sentence."""
+    @_builtins.property
+    def question_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The questions to retry first (the lowest-scoring, at most three), in question order."""
+
+    @_builtins.property
+    def question_positions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Their positions in the interview."""
+
+    def __init__(
+        self,
+        *,
+        track: _builtins.str = ...,
+        difficulty: _interview_pb2.Difficulty.ValueType = ...,
+        question_ids: _abc.Iterable[_builtins.int] | None = ...,
+        question_positions: _abc.Iterable[_builtins.int] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["difficulty", b"difficulty", "question_ids", b"question_ids", "question_positions", b"question_positions", "reason", b"reason", "track", b"track"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NextPractice: _TypeAlias = NextPractice  # noqa: Y015
 
 @_typing.final
 class InterviewReport(_message.Message):
@@ -636,6 +790,10 @@ class InterviewReport(_message.Message):
     IMPROVEMENTS_FIELD_NUMBER: _builtins.int
     NEXT_STEPS_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    RUBRIC_FIELD_NUMBER: _builtins.int
+    TOTAL_ANSWER_DURATION_FIELD_NUMBER: _builtins.int
+    TOTAL_RECORDED_DURATION_FIELD_NUMBER: _builtins.int
+    NEXT_PRACTICE_FIELD_NUMBER: _builtins.int
     interview_id: _builtins.int
     """The interview."""
     question_count: _builtins.int
@@ -668,6 +826,22 @@ class InterviewReport(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the report was last brought up to date."""
 
+    @_builtins.property
+    def rubric(self) -> _containers.RepeatedCompositeFieldContainer[Global___RubricScore]:
+        """Every rubric criterion, content first; empty while nothing is answered."""
+
+    @_builtins.property
+    def total_answer_duration(self) -> _duration_pb2.Duration:
+        """The latest answers' recording time, added up."""
+
+    @_builtins.property
+    def total_recorded_duration(self) -> _duration_pb2.Duration:
+        """Every answered attempt's recording time, retries included."""
+
+    @_builtins.property
+    def next_practice(self) -> Global___NextPractice:
+        """What to practise next; unset while nothing is answered."""
+
     def __init__(
         self,
         *,
@@ -682,10 +856,14 @@ class InterviewReport(_message.Message):
         improvements: _abc.Iterable[_builtins.str] | None = ...,
         next_steps: _abc.Iterable[_builtins.str] | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        rubric: _abc.Iterable[Global___RubricScore] | None = ...,
+        total_answer_duration: _duration_pb2.Duration | None = ...,
+        total_recorded_duration: _duration_pb2.Duration | None = ...,
+        next_practice: Global___NextPractice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_practice", b"next_practice", "total_answer_duration", b"total_answer_duration", "total_recorded_duration", b"total_recorded_duration", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_count", b"answered_count", "content_score", b"content_score", "delivery_score", b"delivery_score", "improvements", b"improvements", "interview_id", b"interview_id", "next_steps", b"next_steps", "overall_score", b"overall_score", "question_count", b"question_count", "questions", b"questions", "strengths", b"strengths", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_count", b"answered_count", "content_score", b"content_score", "delivery_score", b"delivery_score", "improvements", b"improvements", "interview_id", b"interview_id", "next_practice", b"next_practice", "next_steps", b"next_steps", "overall_score", b"overall_score", "question_count", b"question_count", "questions", b"questions", "rubric", b"rubric", "strengths", b"strengths", "total_answer_duration", b"total_answer_duration", "total_recorded_duration", b"total_recorded_duration", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

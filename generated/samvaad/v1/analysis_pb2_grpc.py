@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from generated.samvaad.v1 import analysis_pb2 as samvaad_dot_v1_dot_analysis__pb2
+from generated.samvaad.v1 import practice_pb2 as samvaad_dot_v1_dot_practice__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -45,6 +46,16 @@ class AnalysisServiceStub:
                 request_serializer=samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportRequest.SerializeToString,
                 response_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportResponse.FromString,
                 _registered_method=True)
+        self.CompareAttempts = channel.unary_unary(
+                '/samvaad.v1.AnalysisService/CompareAttempts',
+                request_serializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.FromString,
+                _registered_method=True)
+        self.GetProgress = channel.unary_unary(
+                '/samvaad.v1.AnalysisService/GetProgress',
+                request_serializer=samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.FromString,
+                _registered_method=True)
 
 
 class AnalysisServiceServicer:
@@ -68,6 +79,22 @@ class AnalysisServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareAttempts(self, request, context):
+        """Compares the latest answer to a question with the answer before it and the first,
+        metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProgress(self, request, context):
+        """The caller's progress over their completed interviews: each metric over time and
+        its trend, the concepts missed most often, and the practice streak.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AnalysisServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +107,16 @@ def add_AnalysisServiceServicer_to_server(servicer, server):
                     servicer.GetInterviewReport,
                     request_deserializer=samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportRequest.FromString,
                     response_serializer=samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportResponse.SerializeToString,
+            ),
+            'CompareAttempts': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareAttempts,
+                    request_deserializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.SerializeToString,
+            ),
+            'GetProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgress,
+                    request_deserializer=samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +174,60 @@ class AnalysisService:
             '/samvaad.v1.AnalysisService/GetInterviewReport',
             samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportRequest.SerializeToString,
             samvaad_dot_v1_dot_analysis__pb2.GetInterviewReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareAttempts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samvaad.v1.AnalysisService/CompareAttempts',
+            samvaad_dot_v1_dot_practice__pb2.CompareAttemptsRequest.SerializeToString,
+            samvaad_dot_v1_dot_practice__pb2.CompareAttemptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samvaad.v1.AnalysisService/GetProgress',
+            samvaad_dot_v1_dot_practice__pb2.GetProgressRequest.SerializeToString,
+            samvaad_dot_v1_dot_practice__pb2.GetProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from generated.samvaad.v1 import analysis_pb2 as _analysis_pb2
+from generated.samvaad.v1 import practice_pb2 as _practice_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -42,6 +43,14 @@ class AnalysisServiceStub:
     """Returns the report of an interview, brought up to date with its latest
     answers (the latest attempt of each question counts).
     """
+    CompareAttempts: _grpc.UnaryUnaryMultiCallable[_practice_pb2.CompareAttemptsRequest, _practice_pb2.CompareAttemptsResponse]
+    """Compares the latest answer to a question with the answer before it and the first,
+    metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+    """
+    GetProgress: _grpc.UnaryUnaryMultiCallable[_practice_pb2.GetProgressRequest, _practice_pb2.GetProgressResponse]
+    """The caller's progress over their completed interviews: each metric over time and
+    its trend, the concepts missed most often, and the practice streak.
+    """
 
 @_typing.type_check_only
 class AnalysisServiceAsyncStub(AnalysisServiceStub):
@@ -56,6 +65,14 @@ class AnalysisServiceAsyncStub(AnalysisServiceStub):
     GetInterviewReport: _aio.UnaryUnaryMultiCallable[_analysis_pb2.GetInterviewReportRequest, _analysis_pb2.GetInterviewReportResponse]  # type: ignore[assignment]
     """Returns the report of an interview, brought up to date with its latest
     answers (the latest attempt of each question counts).
+    """
+    CompareAttempts: _aio.UnaryUnaryMultiCallable[_practice_pb2.CompareAttemptsRequest, _practice_pb2.CompareAttemptsResponse]  # type: ignore[assignment]
+    """Compares the latest answer to a question with the answer before it and the first,
+    metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+    """
+    GetProgress: _aio.UnaryUnaryMultiCallable[_practice_pb2.GetProgressRequest, _practice_pb2.GetProgressResponse]  # type: ignore[assignment]
+    """The caller's progress over their completed interviews: each metric over time and
+    its trend, the concepts missed most often, and the practice streak.
     """
 
 class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -80,6 +97,26 @@ class AnalysisServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_analysis_pb2.GetInterviewReportResponse, _abc.Awaitable[_analysis_pb2.GetInterviewReportResponse]]:
         """Returns the report of an interview, brought up to date with its latest
         answers (the latest attempt of each question counts).
+        """
+
+    @_abc_1.abstractmethod
+    def CompareAttempts(
+        self,
+        request: _practice_pb2.CompareAttemptsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_practice_pb2.CompareAttemptsResponse, _abc.Awaitable[_practice_pb2.CompareAttemptsResponse]]:
+        """Compares the latest answer to a question with the answer before it and the first,
+        metric by metric. Fewer than two answered attempts is FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def GetProgress(
+        self,
+        request: _practice_pb2.GetProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_practice_pb2.GetProgressResponse, _abc.Awaitable[_practice_pb2.GetProgressResponse]]:
+        """The caller's progress over their completed interviews: each metric over time and
+        its trend, the concepts missed most often, and the practice streak.
         """
 
 def add_AnalysisServiceServicer_to_server(servicer: AnalysisServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15samvaad/v1/auth.proto\x12\nsamvaad.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nhas_resume\x18\x05 \x01(\x08\"\xca\x01\n\nAuthTokens\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ntoken_type\x18\x05 \x01(\t\"@\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"Z\n\x10RegisterResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User\x12&\n\x06tokens\x18\x02 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"W\n\rLoginResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User\x12&\n\x06tokens\x18\x02 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\">\n\x14RefreshTokenResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x0e\n\x0cGetMeRequest\"/\n\rGetMeResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User2\xe4\x02\n\x0b\x41uthService\x12\x45\n\x08Register\x12\x1b.samvaad.v1.RegisterRequest\x1a\x1c.samvaad.v1.RegisterResponse\x12<\n\x05Login\x12\x18.samvaad.v1.LoginRequest\x1a\x19.samvaad.v1.LoginResponse\x12Q\n\x0cRefreshToken\x12\x1f.samvaad.v1.RefreshTokenRequest\x1a .samvaad.v1.RefreshTokenResponse\x12?\n\x06Logout\x12\x19.samvaad.v1.LogoutRequest\x1a\x1a.samvaad.v1.LogoutResponse\x12<\n\x05GetMe\x12\x18.samvaad.v1.GetMeRequest\x1a\x19.samvaad.v1.GetMeResponseB.\n\x0e\x64\x65v.samvaad.v1B\tAuthProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15samvaad/v1/auth.proto\x12\nsamvaad.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n\x07Profile\x12\x0e\n\x06\x64\x65gree\x18\x01 \x01(\t\x12\x13\n\x0binstitution\x18\x02 \x01(\t\x12\x17\n\x0fgraduation_year\x18\x03 \x01(\x05\x12\x13\n\x0btarget_role\x18\x04 \x01(\t\x12\x11\n\tonboarded\x18\x05 \x01(\x08\"\x9a\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\x03\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nhas_resume\x18\x05 \x01(\x08\x12$\n\x07profile\x18\x06 \x01(\x0b\x32\x13.samvaad.v1.Profile\"\xca\x01\n\nAuthTokens\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12<\n\x18\x61\x63\x63\x65ss_token_expire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12=\n\x19refresh_token_expire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ntoken_type\x18\x05 \x01(\t\"@\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"Z\n\x10RegisterResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User\x12&\n\x06tokens\x18\x02 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"W\n\rLoginResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User\x12&\n\x06tokens\x18\x02 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\",\n\x13RefreshTokenRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\">\n\x14RefreshTokenResponse\x12&\n\x06tokens\x18\x01 \x01(\x0b\x32\x16.samvaad.v1.AuthTokens\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x0e\n\x0cGetMeRequest\"/\n\rGetMeResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User\"m\n\x14UpdateProfileRequest\x12$\n\x07profile\x18\x01 \x01(\x0b\x32\x13.samvaad.v1.Profile\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"7\n\x15UpdateProfileResponse\x12\x1e\n\x04user\x18\x01 \x01(\x0b\x32\x10.samvaad.v1.User2\xba\x03\n\x0b\x41uthService\x12\x45\n\x08Register\x12\x1b.samvaad.v1.RegisterRequest\x1a\x1c.samvaad.v1.RegisterResponse\x12<\n\x05Login\x12\x18.samvaad.v1.LoginRequest\x1a\x19.samvaad.v1.LoginResponse\x12Q\n\x0cRefreshToken\x12\x1f.samvaad.v1.RefreshTokenRequest\x1a .samvaad.v1.RefreshTokenResponse\x12?\n\x06Logout\x12\x19.samvaad.v1.LogoutRequest\x1a\x1a.samvaad.v1.LogoutResponse\x12<\n\x05GetMe\x12\x18.samvaad.v1.GetMeRequest\x1a\x19.samvaad.v1.GetMeResponse\x12T\n\rUpdateProfile\x12 .samvaad.v1.UpdateProfileRequest\x1a!.samvaad.v1.UpdateProfileResponseB.\n\x0e\x64\x65v.samvaad.v1B\tAuthProtoP\x01\xa2\x02\x03SMV\xba\x02\x08Samvaad_b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,30 +34,36 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'samvaad.v1.auth_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.samvaad.v1B\tAuthProtoP\001\242\002\003SMV\272\002\010Samvaad_'
-  _globals['_USER']._serialized_start=70
-  _globals['_USER']._serialized_end=186
-  _globals['_AUTHTOKENS']._serialized_start=189
-  _globals['_AUTHTOKENS']._serialized_end=391
-  _globals['_REGISTERREQUEST']._serialized_start=393
-  _globals['_REGISTERREQUEST']._serialized_end=457
-  _globals['_REGISTERRESPONSE']._serialized_start=459
-  _globals['_REGISTERRESPONSE']._serialized_end=549
-  _globals['_LOGINREQUEST']._serialized_start=551
-  _globals['_LOGINREQUEST']._serialized_end=598
-  _globals['_LOGINRESPONSE']._serialized_start=600
-  _globals['_LOGINRESPONSE']._serialized_end=687
-  _globals['_REFRESHTOKENREQUEST']._serialized_start=689
-  _globals['_REFRESHTOKENREQUEST']._serialized_end=733
-  _globals['_REFRESHTOKENRESPONSE']._serialized_start=735
-  _globals['_REFRESHTOKENRESPONSE']._serialized_end=797
-  _globals['_LOGOUTREQUEST']._serialized_start=799
-  _globals['_LOGOUTREQUEST']._serialized_end=837
-  _globals['_LOGOUTRESPONSE']._serialized_start=839
-  _globals['_LOGOUTRESPONSE']._serialized_end=855
-  _globals['_GETMEREQUEST']._serialized_start=857
-  _globals['_GETMEREQUEST']._serialized_end=871
-  _globals['_GETMERESPONSE']._serialized_start=873
-  _globals['_GETMERESPONSE']._serialized_end=920
-  _globals['_AUTHSERVICE']._serialized_start=923
-  _globals['_AUTHSERVICE']._serialized_end=1279
+  _globals['_PROFILE']._serialized_start=104
+  _globals['_PROFILE']._serialized_end=215
+  _globals['_USER']._serialized_start=218
+  _globals['_USER']._serialized_end=372
+  _globals['_AUTHTOKENS']._serialized_start=375
+  _globals['_AUTHTOKENS']._serialized_end=577
+  _globals['_REGISTERREQUEST']._serialized_start=579
+  _globals['_REGISTERREQUEST']._serialized_end=643
+  _globals['_REGISTERRESPONSE']._serialized_start=645
+  _globals['_REGISTERRESPONSE']._serialized_end=735
+  _globals['_LOGINREQUEST']._serialized_start=737
+  _globals['_LOGINREQUEST']._serialized_end=784
+  _globals['_LOGINRESPONSE']._serialized_start=786
+  _globals['_LOGINRESPONSE']._serialized_end=873
+  _globals['_REFRESHTOKENREQUEST']._serialized_start=875
+  _globals['_REFRESHTOKENREQUEST']._serialized_end=919
+  _globals['_REFRESHTOKENRESPONSE']._serialized_start=921
+  _globals['_REFRESHTOKENRESPONSE']._serialized_end=983
+  _globals['_LOGOUTREQUEST']._serialized_start=985
+  _globals['_LOGOUTREQUEST']._serialized_end=1023
+  _globals['_LOGOUTRESPONSE']._serialized_start=1025
+  _globals['_LOGOUTRESPONSE']._serialized_end=1041
+  _globals['_GETMEREQUEST']._serialized_start=1043
+  _globals['_GETMEREQUEST']._serialized_end=1057
+  _globals['_GETMERESPONSE']._serialized_start=1059
+  _globals['_GETMERESPONSE']._serialized_end=1106
+  _globals['_UPDATEPROFILEREQUEST']._serialized_start=1108
+  _globals['_UPDATEPROFILEREQUEST']._serialized_end=1217
+  _globals['_UPDATEPROFILERESPONSE']._serialized_start=1219
+  _globals['_UPDATEPROFILERESPONSE']._serialized_end=1274
+  _globals['_AUTHSERVICE']._serialized_start=1277
+  _globals['_AUTHSERVICE']._serialized_end=1719
 # @@protoc_insertion_point(module_scope)

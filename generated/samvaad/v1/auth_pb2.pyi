@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 import builtins as _builtins
@@ -18,6 +19,48 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class Profile(_message.Message):
+    """What a candidate says about themselves. The target role and graduation year tailor
+    the questions of their interviews.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEGREE_FIELD_NUMBER: _builtins.int
+    INSTITUTION_FIELD_NUMBER: _builtins.int
+    GRADUATION_YEAR_FIELD_NUMBER: _builtins.int
+    TARGET_ROLE_FIELD_NUMBER: _builtins.int
+    ONBOARDED_FIELD_NUMBER: _builtins.int
+    degree: _builtins.str
+    """Degree, such as "B.Tech Computer Science"; at most 128 characters."""
+    institution: _builtins.str
+    """Where they studied; at most 200 characters."""
+    graduation_year: _builtins.int
+    """The year they graduated or will graduate, 1950 to ten years ahead; 0 when not given."""
+    target_role: _builtins.str
+    """The role they prepare for, such as "Backend engineer (Go, Kafka)"; at most 128
+    characters.
+    """
+    onboarded: _builtins.bool
+    """True once the app's onboarding is done."""
+    def __init__(
+        self,
+        *,
+        degree: _builtins.str = ...,
+        institution: _builtins.str = ...,
+        graduation_year: _builtins.int = ...,
+        target_role: _builtins.str = ...,
+        onboarded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["degree", b"degree", "graduation_year", b"graduation_year", "institution", b"institution", "onboarded", b"onboarded", "target_role", b"target_role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Profile: _TypeAlias = Profile  # noqa: Y015
+
+@_typing.final
 class User(_message.Message):
     """A candidate's account."""
 
@@ -28,6 +71,7 @@ class User(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     HAS_RESUME_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Server-assigned id."""
     email: _builtins.str
@@ -40,6 +84,10 @@ class User(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the account was created."""
 
+    @_builtins.property
+    def profile(self) -> Global___Profile:
+        """What the candidate says about themselves (UpdateProfile)."""
+
     def __init__(
         self,
         *,
@@ -48,10 +96,11 @@ class User(_message.Message):
         name: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         has_resume: _builtins.bool = ...,
+        profile: Global___Profile | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "profile", b"profile"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "email", b"email", "has_resume", b"has_resume", "id", b"id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "email", b"email", "has_resume", b"has_resume", "id", b"id", "name", b"name", "profile", b"profile"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -340,3 +389,59 @@ class GetMeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetMeResponse: _TypeAlias = GetMeResponse  # noqa: Y015
+
+@_typing.final
+class UpdateProfileRequest(_message.Message):
+    """Request of AuthService.UpdateProfile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def profile(self) -> Global___Profile:
+        """The new values of the fields to update."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields to update, such as "target_role" (or "profile.target_role"); empty for
+        every field `profile` gives a non-default value.
+        """
+
+    def __init__(
+        self,
+        *,
+        profile: Global___Profile | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateProfileRequest: _TypeAlias = UpdateProfileRequest  # noqa: Y015
+
+@_typing.final
+class UpdateProfileResponse(_message.Message):
+    """Response of AuthService.UpdateProfile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The user, with the updated profile."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateProfileResponse: _TypeAlias = UpdateProfileResponse  # noqa: Y015

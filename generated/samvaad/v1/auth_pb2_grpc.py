@@ -61,6 +61,11 @@ class AuthServiceStub:
                 request_serializer=samvaad_dot_v1_dot_auth__pb2.GetMeRequest.SerializeToString,
                 response_deserializer=samvaad_dot_v1_dot_auth__pb2.GetMeResponse.FromString,
                 _registered_method=True)
+        self.UpdateProfile = channel.unary_unary(
+                '/samvaad.v1.AuthService/UpdateProfile',
+                request_serializer=samvaad_dot_v1_dot_auth__pb2.UpdateProfileRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_auth__pb2.UpdateProfileResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -106,6 +111,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateProfile(self, request, context):
+        """Updates the signed-in user's profile: the fields the update mask names, or with an
+        empty mask every field given a value. Returns the user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +146,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.GetMe,
                     request_deserializer=samvaad_dot_v1_dot_auth__pb2.GetMeRequest.FromString,
                     response_serializer=samvaad_dot_v1_dot_auth__pb2.GetMeResponse.SerializeToString,
+            ),
+            'UpdateProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProfile,
+                    request_deserializer=samvaad_dot_v1_dot_auth__pb2.UpdateProfileRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_auth__pb2.UpdateProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +290,33 @@ class AuthService:
             '/samvaad.v1.AuthService/GetMe',
             samvaad_dot_v1_dot_auth__pb2.GetMeRequest.SerializeToString,
             samvaad_dot_v1_dot_auth__pb2.GetMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samvaad.v1.AuthService/UpdateProfile',
+            samvaad_dot_v1_dot_auth__pb2.UpdateProfileRequest.SerializeToString,
+            samvaad_dot_v1_dot_auth__pb2.UpdateProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

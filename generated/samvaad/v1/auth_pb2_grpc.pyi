@@ -50,6 +50,10 @@ class AuthServiceStub:
     """Revokes a refresh token (and so its family). Idempotent."""
     GetMe: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetMeRequest, _auth_pb2.GetMeResponse]
     """Returns the signed-in user."""
+    UpdateProfile: _grpc.UnaryUnaryMultiCallable[_auth_pb2.UpdateProfileRequest, _auth_pb2.UpdateProfileResponse]
+    """Updates the signed-in user's profile: the fields the update mask names, or with an
+    empty mask every field given a value. Returns the user.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -73,6 +77,10 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """Revokes a refresh token (and so its family). Idempotent."""
     GetMe: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetMeRequest, _auth_pb2.GetMeResponse]  # type: ignore[assignment]
     """Returns the signed-in user."""
+    UpdateProfile: _aio.UnaryUnaryMultiCallable[_auth_pb2.UpdateProfileRequest, _auth_pb2.UpdateProfileResponse]  # type: ignore[assignment]
+    """Updates the signed-in user's profile: the fields the update mask names, or with an
+    empty mask every field given a value. Returns the user.
+    """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Accounts and tokens. Register, Login and RefreshToken are the only methods
@@ -123,5 +131,15 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.GetMeResponse, _abc.Awaitable[_auth_pb2.GetMeResponse]]:
         """Returns the signed-in user."""
+
+    @_abc_1.abstractmethod
+    def UpdateProfile(
+        self,
+        request: _auth_pb2.UpdateProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.UpdateProfileResponse, _abc.Awaitable[_auth_pb2.UpdateProfileResponse]]:
+        """Updates the signed-in user's profile: the fields the update mask names, or with an
+        empty mask every field given a value. Returns the user.
+        """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -127,6 +127,10 @@ class Interview(_message.Message):
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
     QUESTION_COUNT_FIELD_NUMBER: _builtins.int
     ANSWERED_COUNT_FIELD_NUMBER: _builtins.int
+    OVERALL_SCORE_FIELD_NUMBER: _builtins.int
+    CONTENT_SCORE_FIELD_NUMBER: _builtins.int
+    DELIVERY_SCORE_FIELD_NUMBER: _builtins.int
+    NEXT_STEPS_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Server-assigned id."""
     track: _builtins.str
@@ -139,6 +143,14 @@ class Interview(_message.Message):
     """Number of questions generated."""
     answered_count: _builtins.int
     """Number of questions whose latest attempt has a transcription."""
+    overall_score: _builtins.int
+    """Mean overall score (0 to 100) of the answered questions in the latest report
+    (AnalysisService.GetInterviewReport builds it); absent until a report has an answer.
+    """
+    content_score: _builtins.int
+    """Mean content score of the latest report; absent as overall_score is."""
+    delivery_score: _builtins.int
+    """Mean delivery score of the latest report; absent as overall_score is."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the interview was created."""
@@ -146,6 +158,10 @@ class Interview(_message.Message):
     @_builtins.property
     def complete_time(self) -> _timestamp_pb2.Timestamp:
         """When the interview was completed; unset while active."""
+
+    @_builtins.property
+    def next_steps(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The first three next steps of the latest report; empty without one."""
 
     def __init__(
         self,
@@ -158,12 +174,27 @@ class Interview(_message.Message):
         complete_time: _timestamp_pb2.Timestamp | None = ...,
         question_count: _builtins.int = ...,
         answered_count: _builtins.int = ...,
+        overall_score: _builtins.int | None = ...,
+        content_score: _builtins.int | None = ...,
+        delivery_score: _builtins.int | None = ...,
+        next_steps: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_score", b"_content_score", "_delivery_score", b"_delivery_score", "_overall_score", b"_overall_score", "complete_time", b"complete_time", "content_score", b"content_score", "create_time", b"create_time", "delivery_score", b"delivery_score", "overall_score", b"overall_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_count", b"answered_count", "complete_time", b"complete_time", "create_time", b"create_time", "difficulty", b"difficulty", "id", b"id", "question_count", b"question_count", "status", b"status", "track", b"track"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_score", b"_content_score", "_delivery_score", b"_delivery_score", "_overall_score", b"_overall_score", "answered_count", b"answered_count", "complete_time", b"complete_time", "content_score", b"content_score", "create_time", b"create_time", "delivery_score", b"delivery_score", "difficulty", b"difficulty", "id", b"id", "next_steps", b"next_steps", "overall_score", b"overall_score", "question_count", b"question_count", "status", b"status", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__content_score: _TypeAlias = _typing.Literal["content_score"]  # noqa: Y015
+    _WhichOneofArgType__content_score: _TypeAlias = _typing.Literal["_content_score", b"_content_score"]  # noqa: Y015
+    _WhichOneofReturnType__delivery_score: _TypeAlias = _typing.Literal["delivery_score"]  # noqa: Y015
+    _WhichOneofArgType__delivery_score: _TypeAlias = _typing.Literal["_delivery_score", b"_delivery_score"]  # noqa: Y015
+    _WhichOneofReturnType__overall_score: _TypeAlias = _typing.Literal["overall_score"]  # noqa: Y015
+    _WhichOneofArgType__overall_score: _TypeAlias = _typing.Literal["_overall_score", b"_overall_score"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__content_score) -> _WhichOneofReturnType__content_score | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__delivery_score) -> _WhichOneofReturnType__delivery_score | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__overall_score) -> _WhichOneofReturnType__overall_score | None: ...
 
 Global___Interview: _TypeAlias = Interview  # noqa: Y015
 
@@ -181,6 +212,7 @@ class Question(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     DIFFICULTY_FIELD_NUMBER: _builtins.int
     QUESTION_CATEGORY_FIELD_NUMBER: _builtins.int
+    PARENT_QUESTION_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Server-assigned id."""
     interview_id: _builtins.int
@@ -209,6 +241,8 @@ class Question(_message.Message):
     """Difficulty of this question."""
     question_category: Global___QuestionCategory.ValueType
     """What kind of question it is."""
+    parent_question_id: _builtins.int
+    """The question this one follows up on; 0 for a base question."""
     def __init__(
         self,
         *,
@@ -220,10 +254,11 @@ class Question(_message.Message):
         category: _builtins.str = ...,
         difficulty: Global___Difficulty.ValueType = ...,
         question_category: Global___QuestionCategory.ValueType = ...,
+        parent_question_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "position", b"position", "question_category", b"question_category", "text", b"text", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "difficulty", b"difficulty", "id", b"id", "interview_id", b"interview_id", "parent_question_id", b"parent_question_id", "position", b"position", "question_category", b"question_category", "text", b"text", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -517,19 +552,29 @@ class ListInterviewsRequest(_message.Message):
 
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TRACK_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many per page; 0 means 20, more than 100 means 100."""
     page_token: _builtins.str
-    """The next_page_token of the previous page; empty for the first page."""
+    """The next_page_token of the previous page (asked with the same filters); empty for
+    the first page.
+    """
+    track: _builtins.str
+    """Only interviews on this track (any spelling CreateInterview takes); empty for all."""
+    status: Global___InterviewStatus.ValueType
+    """Only interviews in this state; INTERVIEW_STATUS_UNSPECIFIED for all."""
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        track: _builtins.str = ...,
+        status: Global___InterviewStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "status", b"status", "track", b"track"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -724,3 +769,59 @@ class CreateQuestionAttemptResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateQuestionAttemptResponse: _TypeAlias = CreateQuestionAttemptResponse  # noqa: Y015
+
+@_typing.final
+class CreateFollowUpQuestionRequest(_message.Message):
+    """Request of InterviewService.CreateFollowUpQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    question_attempt_id: _builtins.int
+    """A transcribed attempt of the caller's, at a base question of an active interview."""
+    def __init__(
+        self,
+        *,
+        question_attempt_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question_attempt_id", b"question_attempt_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFollowUpQuestionRequest: _TypeAlias = CreateFollowUpQuestionRequest  # noqa: Y015
+
+@_typing.final
+class CreateFollowUpQuestionResponse(_message.Message):
+    """Response of InterviewService.CreateFollowUpQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    QUESTION_ATTEMPT_FIELD_NUMBER: _builtins.int
+    CACHED_FIELD_NUMBER: _builtins.int
+    cached: _builtins.bool
+    """True when the follow-up had been written before and is returned as it was."""
+    @_builtins.property
+    def question(self) -> Global___Question:
+        """The follow-up; its parent_question_id is the answered question."""
+
+    @_builtins.property
+    def question_attempt(self) -> Global___QuestionAttempt:
+        """The follow-up's first attempt: its id is what TranscribeAnswer takes."""
+
+    def __init__(
+        self,
+        *,
+        question: Global___Question | None = ...,
+        question_attempt: Global___QuestionAttempt | None = ...,
+        cached: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question", "question_attempt", b"question_attempt"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached", b"cached", "question", b"question", "question_attempt", b"question_attempt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateFollowUpQuestionResponse: _TypeAlias = CreateFollowUpQuestionResponse  # noqa: Y015

@@ -75,6 +75,11 @@ class InterviewServiceStub:
                 request_serializer=samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptRequest.SerializeToString,
                 response_deserializer=samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptResponse.FromString,
                 _registered_method=True)
+        self.CreateFollowUpQuestion = channel.unary_unary(
+                '/samvaad.v1.InterviewService/CreateFollowUpQuestion',
+                request_serializer=samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionRequest.SerializeToString,
+                response_deserializer=samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionResponse.FromString,
+                _registered_method=True)
 
 
 class InterviewServiceServicer:
@@ -137,6 +142,14 @@ class InterviewServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateFollowUpQuestion(self, request, context):
+        """Writes a follow-up question from a transcribed answer, placed right after the
+        answered question. At most one per base question: a second call returns the first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InterviewServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +192,11 @@ def add_InterviewServiceServicer_to_server(servicer, server):
                     servicer.CreateQuestionAttempt,
                     request_deserializer=samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptRequest.FromString,
                     response_serializer=samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptResponse.SerializeToString,
+            ),
+            'CreateFollowUpQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFollowUpQuestion,
+                    request_deserializer=samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionRequest.FromString,
+                    response_serializer=samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +416,33 @@ class InterviewService:
             '/samvaad.v1.InterviewService/CreateQuestionAttempt',
             samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptRequest.SerializeToString,
             samvaad_dot_v1_dot_interview__pb2.CreateQuestionAttemptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateFollowUpQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/samvaad.v1.InterviewService/CreateFollowUpQuestion',
+            samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionRequest.SerializeToString,
+            samvaad_dot_v1_dot_interview__pb2.CreateFollowUpQuestionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class InterviewServiceStub:
     """Lists the attempts of an interview in question order."""
     CreateQuestionAttempt: _grpc.UnaryUnaryMultiCallable[_interview_pb2.CreateQuestionAttemptRequest, _interview_pb2.CreateQuestionAttemptResponse]
     """Opens a new attempt at a question, for a retry; the latest attempt counts."""
+    CreateFollowUpQuestion: _grpc.UnaryUnaryMultiCallable[_interview_pb2.CreateFollowUpQuestionRequest, _interview_pb2.CreateFollowUpQuestionResponse]
+    """Writes a follow-up question from a transcribed answer, placed right after the
+    answered question. At most one per base question: a second call returns the first.
+    """
 
 @_typing.type_check_only
 class InterviewServiceAsyncStub(InterviewServiceStub):
@@ -71,6 +75,10 @@ class InterviewServiceAsyncStub(InterviewServiceStub):
     """Lists the attempts of an interview in question order."""
     CreateQuestionAttempt: _aio.UnaryUnaryMultiCallable[_interview_pb2.CreateQuestionAttemptRequest, _interview_pb2.CreateQuestionAttemptResponse]  # type: ignore[assignment]
     """Opens a new attempt at a question, for a retry; the latest attempt counts."""
+    CreateFollowUpQuestion: _aio.UnaryUnaryMultiCallable[_interview_pb2.CreateFollowUpQuestionRequest, _interview_pb2.CreateFollowUpQuestionResponse]  # type: ignore[assignment]
+    """Writes a follow-up question from a transcribed answer, placed right after the
+    answered question. At most one per base question: a second call returns the first.
+    """
 
 class InterviewServiceServicer(metaclass=_abc_1.ABCMeta):
     """Practice interviews, their questions and the attempts at answering them."""
@@ -138,5 +146,15 @@ class InterviewServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_interview_pb2.CreateQuestionAttemptResponse, _abc.Awaitable[_interview_pb2.CreateQuestionAttemptResponse]]:
         """Opens a new attempt at a question, for a retry; the latest attempt counts."""
+
+    @_abc_1.abstractmethod
+    def CreateFollowUpQuestion(
+        self,
+        request: _interview_pb2.CreateFollowUpQuestionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_interview_pb2.CreateFollowUpQuestionResponse, _abc.Awaitable[_interview_pb2.CreateFollowUpQuestionResponse]]:
+        """Writes a follow-up question from a transcribed answer, placed right after the
+        answered question. At most one per base question: a second call returns the first.
+        """
 
 def add_InterviewServiceServicer_to_server(servicer: InterviewServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

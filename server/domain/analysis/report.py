@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from server.domain.analysis.rubric import NextPractice, ReportExtras, RubricScore
 from server.domain.analysis.types import AnswerAnalysis, Pace
 
 # How many cross-answer points a report lists.
@@ -22,6 +23,8 @@ class QuestionReport:
     question_attempt_id: int
     attempt_count: int
     analysis: AnswerAnalysis | None
+    # The latest answer's recording time; 0 when unanswered.
+    answer_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class InterviewReport:
     strengths: list[str]
     improvements: list[str]
     next_steps: list[str]
+    # Each rubric criterion over the answered questions (rubric.py).
+    rubric: list[RubricScore] = field(default_factory=list)
+    # The latest answers' recording time, and every answered attempt's, retries included.
+    total_answer_seconds: float = 0.0
+    total_recorded_seconds: float = 0.0
+    next_practice: NextPractice | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,10 +60,27 @@ class InterviewReport:
             )
             for q in data["questions"]
         ]
-        return cls(**{**data, "questions": questions})
+        practice = data.get("next_practice")
+        return cls(
+            **{
+                **data,
+                "questions": questions,
+                "rubric": [RubricScore(**r) for r in data.get("rubric", [])],
+                "next_practice": NextPractice(**practice) if practice else None,
+            }
+        )
 
 
-def build_report(interview_id: int, questions: list[QuestionReport]) -> InterviewReport:
+def build_report(
+    interview_id: int, questions: list[QuestionReport], extras: ReportExtras | None = None
+) -> InterviewReport:
+    if extras is not None:
+        questions = [
+            replace(q, answer_seconds=extras.answer_seconds.get(q.question_id, 0.0))
+            if q.analysis is not None
+            else q
+            for q in questions
+        ]
     analyses = [q.analysis for q in questions if q.analysis is not None]
     unanswered = [q for q in questions if not q.answered]
     return InterviewReport(
@@ -68,6 +94,10 @@ def build_report(interview_id: int, questions: list[QuestionReport]) -> Intervie
         strengths=_common_points(questions, strengths=True),
         improvements=_common_points(questions, strengths=False),
         next_steps=_next_steps(analyses, unanswered),
+        rubric=extras.rubric if extras else [],
+        total_answer_seconds=round(sum(q.answer_seconds for q in questions), 3),
+        total_recorded_seconds=extras.total_recorded_seconds if extras else 0.0,
+        next_practice=extras.next_practice if extras else None,
     )
 
 

@@ -111,6 +111,8 @@ class OfflineQuestionGenerator:
                     continue
                 question = rng.choice(templates)
                 text = question.text.replace("{skill}", skill)
+            if skill in request.profile.role_skills:  # from the target role, not the resume
+                text = text.replace("Your resume lists", "The role you are preparing for uses", 1)
             if text in used:
                 continue
             used.add(text)

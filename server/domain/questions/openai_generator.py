@@ -120,6 +120,10 @@ def _user_prompt(request: GenerationRequest) -> str:
             )
         if profile.years_experience is not None:
             lines.append(f"Years of experience: {profile.years_experience:g}.")
+        if profile.target_role:
+            lines.append(f"The candidate is preparing for this role: {profile.target_role}.")
+        if profile.graduation_year is not None:
+            lines.append(f"They graduate(d) in {profile.graduation_year}.")
     return "\n".join(lines)
 
 
