@@ -84,6 +84,13 @@ async def test_update_profile_refuses_what_it_cannot_store(stubs: Stubs, account
         update(stubs, account, target_role="x" * 129), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert violated_fields(error) == {"profile.target_role"}
+    for bad in ("\x00", "Back\u202eend", "x" * 10_000):
+        error = await expect_status(
+            update(stubs, account, degree=bad), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert violated_fields(error) == {"profile.degree"}
+    user = await update(stubs, account, institution="  IIT\tMadras\n ")
+    assert user.profile.institution == "IIT Madras"
     await expect_status(
         stubs.auth.UpdateProfile(auth_pb2.UpdateProfileRequest()), grpc.StatusCode.UNAUTHENTICATED
     )

@@ -11,12 +11,14 @@ since graduating stand in for them (none before graduating).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 
 from server.clock import utcnow
 from server.domain.auth import UserProfile, user_profile
 from server.domain.candidate import CandidateProfile, Profile
 from server.domain.resume.taxonomy import Taxonomy, default_taxonomy
+from server.domain.validation import RAW_SLACK, invisible_problem
 from server.errors import FieldViolation, InvalidArgument, Unauthenticated
 from server.repositories.unit_of_work import Database
 
@@ -81,6 +83,22 @@ def _given(profile: Profile) -> list[str]:
     return [name for name in FIELDS if getattr(profile, name) not in ("", None, False)]
 
 
+def _text(name: str, raw: str) -> tuple[str | None, str | None]:
+    """(the text as stored or None when empty, what is wrong with it or None): whitespace
+    runs as one space, NFC, and no control, format, private-use or unassigned characters
+    (a NUL would not even reach PostgreSQL)."""
+    limit = MAX_CHARS[name]
+    # Checked before any per-character work: a message may carry megabytes.
+    if len(raw) > RAW_SLACK * limit:
+        return None, f"{name} is at most {limit} characters"
+    text = unicodedata.normalize("NFC", " ".join(raw.split()))
+    if len(text) > limit:
+        return None, f"{name} is at most {limit} characters"
+    if problem := invisible_problem(text, allow_joiners=True):
+        return None, f"{name} {problem}"
+    return text or None, None
+
+
 def _values(profile: Profile, paths: list[str]) -> dict[str, object]:
     violations: list[FieldViolation] = []
     values: dict[str, object] = {}
@@ -95,14 +113,9 @@ def _values(profile: Profile, paths: list[str]) -> dict[str, object]:
             continue
         value = getattr(profile, name)
         if isinstance(value, str):
-            value = " ".join(value.split())
-            if len(value) > MAX_CHARS[name]:
-                violations.append(
-                    FieldViolation(
-                        f"profile.{name}", f"{name} is at most {MAX_CHARS[name]} characters"
-                    )
-                )
-            value = value or None
+            value, problem = _text(name, value)
+            if problem:
+                violations.append(FieldViolation(f"profile.{name}", problem))
         if name == "graduation_year" and value is not None:
             latest = utcnow().year + YEARS_AHEAD
             if not FIRST_GRADUATION_YEAR <= int(value) <= latest:
