@@ -187,17 +187,25 @@ def twin_of(descriptor: Descriptor) -> Descriptor:
     return TWIN.FindMessageTypeByName(descriptor.full_name)
 
 
+# Elements drawn for a repeated field: enough for duplicates and a bad one among good ones.
+MAX_REPEATED = 4
+
+
 def messages_of(descriptor: Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
     """Instances of `descriptor`'s message with any subset of its fields set to random values."""
     message_class = message_factory.GetMessageClass(descriptor)
     optional: dict[str, st.SearchStrategy[Any]] = {}
     for field in descriptor.fields:
+        values: st.SearchStrategy[Any]
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             if depth >= MAX_DEPTH or field.message_type is None:
                 continue
-            optional[field.name] = messages_of(field.message_type, depth + 1)
+            values = messages_of(field.message_type, depth + 1)
         else:
-            optional[field.name] = _scalar_values(field)
+            values = _scalar_values(field)
+        if field.is_repeated:
+            values = st.lists(values, max_size=MAX_REPEATED)
+        optional[field.name] = values
     # For a oneof, the value set last wins; every member still gets drawn sometimes.
     return st.fixed_dictionaries({}, optional=optional).map(lambda values: message_class(**values))
 
