@@ -58,6 +58,10 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
             if _drainable(stream, error):
                 await self._drain(stream)
             raise
+        if not stream.ended:
+            # A repeated request_id is answered from storage without reading the audio:
+            # read what the client is still sending, so that it sees the reply.
+            await self._drain(stream)
         # A message of every word: built off the event loop.
         return await asyncio.to_thread(_response, stored, delivery)
 
@@ -78,6 +82,10 @@ class TranscriptionServicer(transcription_pb2_grpc.TranscriptionServiceServicer)
                 async for event in events:
                     # The result carries every word: built off the event loop.
                     yield await asyncio.to_thread(live_converters.event, event, _response)
+            if not stream.ended:
+                # A repeated request_id is answered from storage without reading the
+                # audio: read what the client is still sending, so that it sees the end.
+                await self._drain(stream)
         except DomainError as error:
             if _drainable(stream, error):
                 await self._drain(stream)
